@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel threads.
+//!
+//! A [`Kthread`] owns a running kernel thread created with `kthread_create()`; stopping it
+//! (explicitly or by dropping the handle) calls `kthread_stop()` and waits for the thread
+//! function to return. The thread function is a [`ThreadFn`] type, so that C code comparing
+//! `kthread_func(current)` against a known function, as `current_is_khugepaged()` does, can be
+//! answered with [`current_runs`].
+//!
+//! C header: [`include/linux/kthread.h`](srctree/include/linux/kthread.h)
+
+use crate::{
+    bindings,
+    error::{from_err_ptr, Result},
+    ffi::{c_int, c_void},
+    str::CStr,
+    task::Task,
+    types::ARef,
+};
+use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
+
+/// The body of a kernel thread.
+pub trait ThreadFn {
+    /// Runs in the new thread; the thread exits when this returns.
+    ///
+    /// It should return once [`should_stop`] is true, which [`Kthread::stop`] arranges.
+    fn run() -> i32;
+}
+
+/// The C entry point of every thread running `T`.
+///
+/// # Safety
+///
+/// Only `kthread_create_on_node()` calls this, as a thread function.
+unsafe extern "C" fn thread_entry<T: ThreadFn>(_data: *mut c_void) -> c_int {
+    T::run()
+}
+
+/// A running kernel thread whose body is `T`.
+///
+/// # Invariants
+///
+/// `task` is a kernel thread created by `kthread_create_on_node()` with [`thread_entry::<T>`],
+/// already woken up, on which `kthread_stop()` has not been called yet.
+pub struct Kthread<T: ThreadFn> {
+    task: ARef<Task>,
+    _p: PhantomData<T>,
+}
+
+impl<T: ThreadFn> Kthread<T> {
+    /// Creates a kernel thread named `name` running `T::run()` and wakes it up.
+    pub fn run(name: &CStr) -> Result<Self> {
+        // SAFETY: `thread_entry::<T>` has the signature C expects and ignores its argument;
+        // the name is passed through a "%s" format, so it is never interpreted.
+        let ptr = from_err_ptr(unsafe {
+            bindings::kthread_create_on_node(
+                Some(thread_entry::<T>),
+                core::ptr::null_mut(),
+                bindings::NUMA_NO_NODE,
+                c"%s".as_ptr().cast(),
+                name.as_char_ptr(),
+            )
+        })?;
+        // SAFETY: `kthread_create_on_node()` returned a valid task; we take our own reference
+        // before waking it, so the task stays valid however soon the thread function returns.
+        let task = unsafe {
+            bindings::get_task_struct(ptr);
+            ARef::from_raw(NonNull::new_unchecked(ptr.cast::<Task>()))
+        };
+        // SAFETY: `ptr` is a valid, newly created task that nobody has woken yet.
+        unsafe { bindings::wake_up_process(ptr) };
+        // INVARIANT: Created with `thread_entry::<T>`, woken, not stopped.
+        Ok(Self {
+            task,
+            _p: PhantomData,
+        })
+    }
+
+    /// Asks the thread to stop, wakes it and waits until `T::run()` has returned its value.
+    pub fn stop(self) -> i32 {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: By the type invariants, `task` is a kernel thread not stopped yet; `this`
+        // is never used again, so `kthread_stop()` runs once.
+        let ret = unsafe { bindings::kthread_stop(this.task.as_ptr()) };
+        // SAFETY: `this.task` is read once and never used after `ManuallyDrop` forgot it.
+        drop(unsafe { core::ptr::read(&this.task) });
+        ret
+    }
+}
+
+impl<T: ThreadFn> Drop for Kthread<T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, `task` is a kernel thread not stopped yet, and
+        // `drop` runs at most once.
+        unsafe { bindings::kthread_stop(self.task.as_ptr()) };
+    }
+}
+
+/// Returns whether the current kernel thread has been asked to stop.
+pub fn should_stop() -> bool {
+    // SAFETY: Always safe to call; it is false outside kernel threads.
+    unsafe { bindings::kthread_should_stop() }
+}
+
+/// Returns whether the current task is a kernel thread running `T`.
+pub fn current_runs<T: ThreadFn>() -> bool {
+    let entry: unsafe extern "C" fn(*mut c_void) -> c_int = thread_entry::<T>;
+    // SAFETY: `current` is always valid; `kthread_func()` returns NULL for tasks that are not
+    // kernel threads.
+    let func = unsafe { bindings::kthread_func(Task::current_raw()) };
+    core::ptr::eq(func.cast_const(), entry as *const c_void)
+}
+
+/// Lets the freezer freeze the current kernel thread (`set_freezable()`).
+pub fn set_freezable() {
+    // SAFETY: Always safe to call from a kernel thread; it only sets flags of `current`.
+    unsafe { bindings::set_freezable() };
+}
+
+/// Sets the nice value of the current task (`set_user_nice()`), clamped to `-20..=19`.
+pub fn set_current_nice(nice: i32) {
+    // MIN_NICE and MAX_NICE of `include/linux/sched/prio.h`.
+    let nice = nice.clamp(-20, 19);
+    // SAFETY: `current` is a valid task.
+    unsafe { bindings::set_user_nice(Task::current_raw(), nice.into()) };
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Transparent huge page settings.
+//!
+//! Read-only views of the THP policy that `mm/huge_memory.c` and `mm/shmem.c` own: the global
+//! and per-size `enabled` modes and the `transparent_hugepage_flags` bits. The values can change
+//! at any time through sysfs, so every read is a single `READ_ONCE`-style load and callers must
+//! tolerate a stale answer, as C's callers do.
+//!
+//! C headers: [`include/linux/huge_mm.h`](srctree/include/linux/huge_mm.h),
+//! [`include/linux/shmem_fs.h`](srctree/include/linux/shmem_fs.h).
+
+use crate::bindings;
+
+/// Returns whether THP is enabled globally (`enabled` is `always` or `madvise`).
+pub fn global_enabled() -> bool {
+    // SAFETY: The helper only reads `transparent_hugepage_flags`.
+    unsafe { bindings::hugepage_global_enabled() }
+}
+
+/// Returns whether shmem may allocate PMD-sized huge pages.
+pub fn shmem_pmd_enabled() -> bool {
+    // SAFETY: The helper only reads shmem's huge page settings.
+    unsafe { bindings::shmem_hpage_pmd_enabled() }
+}
+
+/// Per-size anonymous THP settings: bit `order` is set when that size is in the mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnonOrders {
+    /// Sizes whose `enabled` is `always`.
+    pub always: usize,
+    /// Sizes whose `enabled` is `madvise`.
+    pub madvise: usize,
+    /// Sizes whose `enabled` is `inherit` (they follow the global mode).
+    pub inherit: usize,
+}
+
+/// Returns the current per-size anonymous THP modes.
+pub fn anon_orders() -> AnonOrders {
+    // SAFETY: These are plain `unsigned long` globals that `mm/huge_memory.c` updates with
+    // atomic bit operations; a volatile load observes a value that was current at some point.
+    unsafe {
+        AnonOrders {
+            always: core::ptr::read_volatile(&raw const bindings::huge_anon_orders_always),
+            madvise: core::ptr::read_volatile(&raw const bindings::huge_anon_orders_madvise),
+            inherit: core::ptr::read_volatile(&raw const bindings::huge_anon_orders_inherit),
+        }
+    }
+}
+
+/// Returns `HPAGE_PMD_ORDER`: the order of a PMD-sized page.
+///
+/// This is a runtime value on some architectures (powerpc picks it at boot from the MMU in
+/// use), so it must never be treated as a compile-time constant.
+pub fn pmd_order() -> u32 {
+    // SAFETY: The helper only evaluates `HPAGE_PMD_ORDER`.
+    unsafe { bindings::hpage_pmd_order() }
+}
+
+/// Returns `HPAGE_PMD_NR`: the number of base pages (PTEs) a PMD maps.
+pub fn pmd_nr() -> u32 {
+    1 << pmd_order()
+}
+
+/// A bit of `transparent_hugepage_flags`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Flag {
+    /// `khugepaged/defrag`: khugepaged may direct-compact when allocating huge pages.
+    DefragKhugepaged = bindings::transparent_hugepage_flag_TRANSPARENT_HUGEPAGE_DEFRAG_KHUGEPAGED_FLAG,
+}
+
+/// Returns whether `flag` is set in `transparent_hugepage_flags`.
+pub fn flag(flag: Flag) -> bool {
+    // SAFETY: A valid global that is only changed with atomic bit operations; a volatile load
+    // observes a value it held at some point.
+    let flags = unsafe { core::ptr::read_volatile(&raw const bindings::transparent_hugepage_flags) };
+    flags & (1 << flag as u32) != 0
+}
+
+/// Sets or clears `flag` in `transparent_hugepage_flags`.
+pub fn set_flag(flag: Flag, value: bool) {
+    let addr = &raw mut bindings::transparent_hugepage_flags;
+    // SAFETY: `set_bit` and `clear_bit` are atomic read-modify-writes of a valid global, the
+    // same operations `mm/huge_memory.c` uses on it.
+    unsafe {
+        if value {
+            bindings::set_bit(flag as usize, addr);
+        } else {
+            bindings::clear_bit(flag as usize, addr);
+        }
+    }
+}
+
+/// Why a caller asks which THP sizes a VMA may use (C's `enum tva_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum TvaType {
+    /// Reporting `THPeligible` in smaps.
+    Smaps = bindings::tva_type_TVA_SMAPS,
+    /// Serving a page fault.
+    PageFault = bindings::tva_type_TVA_PAGEFAULT,
+    /// A khugepaged collapse.
+    Khugepaged = bindings::tva_type_TVA_KHUGEPAGED,
+    /// A forced collapse (`MADV_COLLAPSE`), which ignores the sysfs `enabled` modes.
+    ForcedCollapse = bindings::tva_type_TVA_FORCED_COLLAPSE,
+}
+
+/// Returns the subset of `orders` (bit `n` = order `n`) that `vma` may use as THPs, judged
+/// with `vm_flags` in place of the VMA's own flags (`thp_vma_allowable_orders()`).
+pub fn vma_allowable_orders(
+    vma: &crate::mm::virt::VmaRef,
+    vm_flags: crate::mm::virt::vm_flags_t,
+    tva: TvaType,
+    orders: usize,
+) -> usize {
+    // SAFETY: `VmaRef` guarantees the VMA is valid and its mmap or VMA lock is held, which is
+    // what `thp_vma_allowable_orders()` needs.
+    unsafe { bindings::thp_vma_allowable_orders(vma.as_ptr(), vm_flags, tva as u32, orders) }
+}
