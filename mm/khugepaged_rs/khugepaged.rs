@@ -28,21 +28,29 @@ use kernel::{
 mod daemon;
 mod madvise;
 mod min_free;
-mod policy;
+pub mod policy;
 mod settings;
 mod sysfs;
 
 const __LOG_PREFIX: &[u8] = b"khugepaged\0";
 
+/// The owner `#[vtable]` implementations name. Built-in code has no `struct module`.
+struct LocalModule;
+
+impl kernel::ModuleMetadata for LocalModule {
+    const NAME: &'static kernel::str::CStr = c"khugepaged";
+    // SAFETY: A NULL module is what `THIS_MODULE` is for built-in C code too.
+    const THIS_MODULE: kernel::ThisModule =
+        unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
+}
+
 /// `max_ptes_none`: read by the THP shrinker in `mm/huge_memory.c` as an `unsigned int`.
 #[no_mangle]
-#[expect(non_upper_case_globals)]
 pub static khugepaged_max_ptes_none: Atomic<u32> = Atomic::new(0);
 
 /// `/sys/kernel/mm/transparent_hugepage/khugepaged/`, registered by `hugepage_init()` before
 /// [`khugepaged_init`] runs, hence static.
 #[no_mangle]
-#[expect(non_upper_case_globals)]
 pub static khugepaged_attr_group: AttributeGroup = AttributeGroup::new(c"khugepaged", &sysfs::ATTRS);
 
 /// Sets the knobs' defaults and allocates the daemon; called once by `hugepage_init()`.

@@ -19,15 +19,14 @@ use kernel::{
     },
     page::PAGE_SIZE,
     prelude::*,
-    uapi,
 };
 
 /// Returns `vm_flags` updated for `advice` (only the THP advices change anything).
 pub(crate) fn hugepage_madvise(vm_flags: vm_flags_t, advice: i32) -> vm_flags_t {
-    match u32::try_from(advice) {
-        Ok(uapi::MADV_HUGEPAGE) => (vm_flags & !flags::NOHUGEPAGE) | flags::HUGEPAGE,
+    match advice {
+        thp::MADV_HUGEPAGE => (vm_flags & !flags::NOHUGEPAGE) | flags::HUGEPAGE,
         // VM_NOHUGEPAGE also keeps khugepaged away if the mm is already registered.
-        Ok(uapi::MADV_NOHUGEPAGE) => (vm_flags & !flags::HUGEPAGE) | flags::NOHUGEPAGE,
+        thp::MADV_NOHUGEPAGE => (vm_flags & !flags::HUGEPAGE) | flags::NOHUGEPAGE,
         _ => vm_flags,
     }
 }
@@ -46,14 +45,15 @@ fn to_error(errno: CollapseErrno) -> Error {
 /// The caller holds the mmap read lock, which this version never drops.
 pub(crate) fn madvise_collapse(vma: &VmaRef, start: usize, end: usize) -> Result {
     let pmd_order = thp::pmd_order();
-    if thp::vma_allowable_orders(vma, vma.flags(), TvaType::ForcedCollapse, 1 << pmd_order) == 0 {
+    let pmd_bit = 1usize.checked_shl(pmd_order).unwrap_or(0);
+    if thp::vma_allowable_orders(vma, vma.flags(), TvaType::ForcedCollapse, pmd_bit) == 0 {
         return Err(EINVAL);
     }
-    let pmd_size = PAGE_SIZE << pmd_order;
-    let hstart = start.checked_next_multiple_of(pmd_size);
-    let hend = end - end % pmd_size;
-    match hstart {
-        Some(hstart) if hstart < hend => Err(to_error(collapse_errno(ScanResult::Fail))),
+    // A PMD's size is a power of two: align with a mask, no division or overflow to check.
+    let pmd_mask = !PAGE_SIZE.checked_shl(pmd_order).unwrap_or(0).wrapping_sub(1);
+    let hend = end & pmd_mask;
+    match start.checked_add(!pmd_mask) {
+        Some(s) if s & pmd_mask < hend => Err(to_error(collapse_errno(ScanResult::Fail))),
         _ => Ok(()),
     }
 }

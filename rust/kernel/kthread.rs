@@ -14,9 +14,9 @@ use crate::{
     bindings,
     error::{from_err_ptr, Result},
     ffi::{c_int, c_void},
-    str::CStr,
+    str::{CStr, CStrExt},
+    sync::aref::ARef,
     task::Task,
-    types::ARef,
 };
 use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
 
@@ -123,5 +123,6 @@ pub fn set_current_nice(nice: i32) {
     // MIN_NICE and MAX_NICE of `include/linux/sched/prio.h`.
     let nice = nice.clamp(-20, 19);
     // SAFETY: `current` is a valid task.
-    unsafe { bindings::set_user_nice(Task::current_raw(), nice.into()) };
+    // CAST: Lossless, `nice` is within -20..=19.
+    unsafe { bindings::set_user_nice(Task::current_raw(), nice as isize) };
 }

@@ -12,8 +12,15 @@
 //! C headers: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h),
 //! [`include/linux/kobject.h`](srctree/include/linux/kobject.h)
 
-use crate::{bindings, error::Result, ffi::c_char, page::PAGE_SIZE, prelude::*, str::CStr,
-            types::Opaque};
+use crate::{
+    bindings,
+    error::{Result, VTABLE_DEFAULT_ERROR},
+    ffi::c_char,
+    page::PAGE_SIZE,
+    prelude::*,
+    str::CStr,
+    types::Opaque,
+};
 use core::{fmt, marker::PhantomData};
 
 /// The buffer a sysfs `show` callback fills: one page, like `sysfs_emit()`'s.
@@ -83,8 +90,8 @@ impl<T: KobjAttributeOps> KobjAttribute<T> {
         let mut attr: bindings::kobj_attribute = unsafe { core::mem::zeroed() };
         attr.attr.name = crate::str::as_char_ptr_in_const_context(name);
         attr.attr.mode = if T::HAS_STORE { 0o644 } else { 0o444 };
-        attr.show = Some(Self::show_callback);
-        attr.store = if T::HAS_STORE {
+        attr.__bindgen_anon_1.show = Some(Self::show_callback);
+        attr.__bindgen_anon_2.store = if T::HAS_STORE {
             Some(Self::store_callback)
         } else {
             None
@@ -170,7 +177,7 @@ impl AttributeGroup {
         let mut group: bindings::attribute_group = unsafe { core::mem::zeroed() };
         group.name = crate::str::as_char_ptr_in_const_context(name);
         // `AttributeList` is `repr(C)`: its first member is the NULL-terminated array.
-        group.attrs = core::ptr::from_ref(attrs).cast_mut().cast();
+        group.__bindgen_anon_2.attrs = core::ptr::from_ref(attrs).cast_mut().cast();
         Self(Opaque::new(group))
     }
 }

@@ -81,4 +81,5 @@ pub fn setup_per_zone_wmarks() {
 }
 
 /// `MIGRATE_PCPTYPES`: the number of migrate types that have per-CPU free lists.
-pub const MIGRATE_PCPTYPES: u32 = bindings::migratetype_MIGRATE_PCPTYPES;
+// CAST: A small non-negative enumerator.
+pub const MIGRATE_PCPTYPES: u32 = bindings::migratetype_MIGRATE_PCPTYPES as u32;

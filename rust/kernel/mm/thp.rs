@@ -48,6 +48,12 @@ pub fn anon_orders() -> AnonOrders {
     }
 }
 
+/// `madvise(MADV_HUGEPAGE)`: allow THP in a range.
+// CAST: Small positive uapi constants.
+pub const MADV_HUGEPAGE: i32 = bindings::MADV_HUGEPAGE as i32;
+/// `madvise(MADV_NOHUGEPAGE)`: forbid THP in a range.
+pub const MADV_NOHUGEPAGE: i32 = bindings::MADV_NOHUGEPAGE as i32;
+
 /// Returns `HPAGE_PMD_ORDER`: the order of a PMD-sized page.
 ///
 /// This is a runtime value on some architectures (powerpc picks it at boot from the MMU in
@@ -59,7 +65,8 @@ pub fn pmd_order() -> u32 {
 
 /// Returns `HPAGE_PMD_NR`: the number of base pages (PTEs) a PMD maps.
 pub fn pmd_nr() -> u32 {
-    1 << pmd_order()
+    // `HPAGE_PMD_ORDER` is far below 32 on every architecture; saturate rather than panic.
+    1u32.checked_shl(pmd_order()).unwrap_or(u32::MAX)
 }
 
 /// A bit of `transparent_hugepage_flags`.

@@ -158,7 +158,7 @@ done
 
 restore() {
 	for fm in $saved; do
-		echo "${fm#*=}" >"${fm%=*}" 2>/dev/null
+		echo "${fm#*=}" 2>/dev/null >"${fm%=*}"
 	done
 }
 trap restore EXIT

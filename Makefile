@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# khugepaged-rs: build, boot and test a Linux 7.3 kernel whose khugepaged is written in Rust.
+#
+#   make run      boot the Rust kernel under QEMU and show khugepaged working
+#   make check    every test: host, both kernels, upstream selftests and ours
+#
+# Both install what is missing first.  ARCH selects the target (x86_64 by default); build
+# output goes to BUILD_DIR (./build by default).  See README.md.
+
+ARCH ?= x86_64
+BUILD_DIR ?= $(CURDIR)/build
+export ARCH BUILD_DIR
+VM := tools/vm
+
+# `make CLIPPY=1 kernel` lints the Rust code with clippy while building.
+ifneq ($(CLIPPY),)
+export KMAKE_EXTRA += CLIPPY=1
+endif
+
+.PHONY: help deps source kernel kernel-c guest-programs host-test run check clean distclean
+
+help:
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "Other targets: deps source kernel kernel-c guest-programs host-test clean distclean"
+
+deps:
+	$(VM)/install-deps $(ARCH)
+
+source:
+	$(VM)/prepare-tree
+
+kernel:
+	$(VM)/build-kernel rs
+
+kernel-c:
+	$(VM)/build-kernel c
+
+guest-programs:
+	$(VM)/build-selftests
+
+host-test:
+	CARGO_TARGET_DIR=$(BUILD_DIR)/cargo-target \
+		cargo test --locked --manifest-path tools/khugepaged-rs/policy/Cargo.toml
+
+run:
+	$(VM)/demo
+
+check:
+	$(VM)/check
+
+# Kernel build trees and guest programs; keeps the downloads and the toolchain.
+clean:
+	rm -rf $(BUILD_DIR)/$(ARCH) $(BUILD_DIR)/cargo-target
+
+distclean:
+	rm -rf $(BUILD_DIR)

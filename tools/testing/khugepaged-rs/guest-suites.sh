@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the guest (tools/vm/run): every guest suite of `make check`, one after the
+# other, each framed by "@@suite NAME" and "@@end NAME STATUS" lines for tools/vm/summarize.
+#
+#   guest-suites.sh rs|c [SUITE-PREFIX...]
+#
+# Our own tests come first: sysfs_knobs.sh checks the boot defaults.
+kernel=$1
+shift
+
+want() {
+	[ -z "$FILTER" ] && return 0
+	for p in $FILTER; do
+		case $1 in "$p"*) return 0 ;; esac
+	done
+	return 1
+}
+FILTER="$*"
+
+run() {
+	name=$1
+	shift
+	want "$name" || return 0
+	echo "@@suite $name"
+	"$@"
+	echo "@@end $name $?"
+}
+
+# Until the Rust kernel collapses, its MADV_COLLAPSE must fail with EINVAL.
+case $kernel in
+c) expect=collapse ;;
+*) expect=einval ;;
+esac
+
+run own/sysfs_knobs sh /bin/sysfs_knobs.sh
+run own/thread sh /bin/thread.sh
+run own/madv_collapse madv_collapse --expect $expect
+
+run peer/khugepaged:anon khugepaged khugepaged:anon
+run peer/madvise:anon khugepaged madvise:anon
+run peer/-s4:khugepaged:anon khugepaged -s 4 khugepaged:anon
+run peer/-s4:madvise:anon khugepaged -s 4 madvise:anon
+run peer/-c4:mthp_khugepaged:anon khugepaged -c 4 mthp_khugepaged:anon
+run peer/khugepaged:shmem khugepaged khugepaged:shmem /tmp
+run peer/madvise:shmem khugepaged madvise:shmem /tmp
+run peer/cow cow
