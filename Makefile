@@ -18,7 +18,8 @@ ifneq ($(CLIPPY),)
 export KMAKE_EXTRA += CLIPPY=1
 endif
 
-.PHONY: help deps source kernel kernel-c guest-programs host-test run check clean distclean
+.PHONY: help deps source kernel kernel-c guest-programs host-test rustfmt rustfmtcheck run check \
+	clean distclean
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -42,6 +43,12 @@ guest-programs:
 host-test:
 	CARGO_TARGET_DIR=$(BUILD_DIR)/cargo-target \
 		cargo test --locked --manifest-path tools/khugepaged-rs/policy/Cargo.toml
+
+rustfmt:
+	$(VM)/rustfmt-check --fix
+
+rustfmtcheck:
+	$(VM)/rustfmt-check
 
 run:
 	$(VM)/demo

@@ -51,7 +51,8 @@ pub static khugepaged_max_ptes_none: Atomic<u32> = Atomic::new(0);
 /// `/sys/kernel/mm/transparent_hugepage/khugepaged/`, registered by `hugepage_init()` before
 /// [`khugepaged_init`] runs, hence static.
 #[no_mangle]
-pub static khugepaged_attr_group: AttributeGroup = AttributeGroup::new(c"khugepaged", &sysfs::ATTRS);
+pub static khugepaged_attr_group: AttributeGroup =
+    AttributeGroup::new(c"khugepaged", &sysfs::ATTRS);
 
 /// Sets the knobs' defaults and allocates the daemon; called once by `hugepage_init()`.
 #[no_mangle]

@@ -50,7 +50,10 @@ pub(crate) fn madvise_collapse(vma: &VmaRef, start: usize, end: usize) -> Result
         return Err(EINVAL);
     }
     // A PMD's size is a power of two: align with a mask, no division or overflow to check.
-    let pmd_mask = !PAGE_SIZE.checked_shl(pmd_order).unwrap_or(0).wrapping_sub(1);
+    let pmd_mask = !PAGE_SIZE
+        .checked_shl(pmd_order)
+        .unwrap_or(0)
+        .wrapping_sub(1);
     let hend = end & pmd_mask;
     match start.checked_add(!pmd_mask) {
         Some(s) if s & pmd_mask < hend => Err(to_error(collapse_errno(ScanResult::Fail))),

@@ -46,7 +46,10 @@ impl<const ID: usize> KobjAttributeOps for KnobAttr<ID> {
     fn store(input: &[u8]) -> Result {
         let value = Self::KNOB.parse(input, thp::pmd_nr()).map_err(to_error)?;
         settings::set(Self::KNOB, value);
-        if matches!(Self::KNOB, Knob::ScanSleepMillisecs | Knob::AllocSleepMillisecs) {
+        if matches!(
+            Self::KNOB,
+            Knob::ScanSleepMillisecs | Knob::AllocSleepMillisecs
+        ) {
             // A new sleep length takes effect now, not after the sleep in progress.
             daemon::kick();
         }
@@ -84,20 +87,29 @@ impl KobjAttributeOps for Defrag {
     }
 
     fn store(input: &[u8]) -> Result {
-        thp::set_flag(Flag::DefragKhugepaged, knobs::parse_flag(input).map_err(to_error)?);
+        thp::set_flag(
+            Flag::DefragKhugepaged,
+            knobs::parse_flag(input).map_err(to_error)?,
+        );
         Ok(())
     }
 }
 
 static DEFRAG: KobjAttribute<Defrag> = KobjAttribute::new(c"defrag");
-static MAX_PTES_NONE: KobjAttribute<KnobAttr<{ Knob::MaxPtesNone as usize }>> = KobjAttribute::new(c"max_ptes_none");
-static MAX_PTES_SWAP: KobjAttribute<KnobAttr<{ Knob::MaxPtesSwap as usize }>> = KobjAttribute::new(c"max_ptes_swap");
-static MAX_PTES_SHARED: KobjAttribute<KnobAttr<{ Knob::MaxPtesShared as usize }>> = KobjAttribute::new(c"max_ptes_shared");
-static PAGES_TO_SCAN: KobjAttribute<KnobAttr<{ Knob::PagesToScan as usize }>> = KobjAttribute::new(c"pages_to_scan");
+static MAX_PTES_NONE: KobjAttribute<KnobAttr<{ Knob::MaxPtesNone as usize }>> =
+    KobjAttribute::new(c"max_ptes_none");
+static MAX_PTES_SWAP: KobjAttribute<KnobAttr<{ Knob::MaxPtesSwap as usize }>> =
+    KobjAttribute::new(c"max_ptes_swap");
+static MAX_PTES_SHARED: KobjAttribute<KnobAttr<{ Knob::MaxPtesShared as usize }>> =
+    KobjAttribute::new(c"max_ptes_shared");
+static PAGES_TO_SCAN: KobjAttribute<KnobAttr<{ Knob::PagesToScan as usize }>> =
+    KobjAttribute::new(c"pages_to_scan");
 static PAGES_COLLAPSED: KobjAttribute<PagesCollapsed> = KobjAttribute::new(c"pages_collapsed");
 static FULL_SCANS: KobjAttribute<FullScans> = KobjAttribute::new(c"full_scans");
-static SCAN_SLEEP: KobjAttribute<KnobAttr<{ Knob::ScanSleepMillisecs as usize }>> = KobjAttribute::new(c"scan_sleep_millisecs");
-static ALLOC_SLEEP: KobjAttribute<KnobAttr<{ Knob::AllocSleepMillisecs as usize }>> = KobjAttribute::new(c"alloc_sleep_millisecs");
+static SCAN_SLEEP: KobjAttribute<KnobAttr<{ Knob::ScanSleepMillisecs as usize }>> =
+    KobjAttribute::new(c"scan_sleep_millisecs");
+static ALLOC_SLEEP: KobjAttribute<KnobAttr<{ Knob::AllocSleepMillisecs as usize }>> =
+    KobjAttribute::new(c"alloc_sleep_millisecs");
 
 /// The files of `khugepaged/`, in 7.3's order.
 pub(crate) static ATTRS: AttributeList<9> = AttributeList::new([

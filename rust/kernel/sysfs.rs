@@ -172,7 +172,10 @@ unsafe impl Sync for AttributeGroup {}
 
 impl AttributeGroup {
     /// Builds a group of `attrs` in a subdirectory called `name`.
-    pub const fn new<const N: usize>(name: &'static CStr, attrs: &'static AttributeList<N>) -> Self {
+    pub const fn new<const N: usize>(
+        name: &'static CStr,
+        attrs: &'static AttributeList<N>,
+    ) -> Self {
         // SAFETY: All-zero is a valid `attribute_group`: no callbacks, no binary attributes.
         let mut group: bindings::attribute_group = unsafe { core::mem::zeroed() };
         group.name = crate::str::as_char_ptr_in_const_context(name);

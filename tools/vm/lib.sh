@@ -12,7 +12,8 @@ SRC=$BUILD_DIR/src/linux
 # Debian's toolchain, named by path so that rustup or another clang in PATH never wins.
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_MAJOR/lib
 KMAKE_TOOLS=(LLVM=-$LLVM_MAJOR RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc
-	     RUSTDOC=/usr/bin/rustdoc BINDGEN=$BUILD_DIR/tools/bin/bindgen)
+	     RUSTDOC=/usr/bin/rustdoc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver
+	     BINDGEN=$BUILD_DIR/tools/bin/bindgen)
 
 # Per-architecture facts: kbuild ARCH, boot image, QEMU command and console.
 case $ARCH in

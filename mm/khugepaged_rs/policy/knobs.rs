@@ -38,7 +38,10 @@ pub fn parse_u64(input: &[u8]) -> Result<u64, ParseError> {
             return Err(ParseError::Invalid);
         }
         // Like C, keep reading digits after an overflow: a later bad byte is still -EINVAL.
-        match value.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
+        match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+        {
             Some(v) => value = v,
             None => overflow = true,
         }

@@ -24,9 +24,9 @@ pub struct Reserves {
 /// The recommended `min_free_kbytes`, in KiB.
 pub fn recommended_min_free_kbytes(r: &Reserves) -> u64 {
     let per_type = r.pageblock_nr_pages.saturating_mul(r.nr_zones);
-    let pages = per_type
-        .saturating_mul(2)
-        .saturating_add(per_type.saturating_mul(r.migrate_pcptypes.saturating_mul(r.migrate_pcptypes)));
+    let pages = per_type.saturating_mul(2).saturating_add(
+        per_type.saturating_mul(r.migrate_pcptypes.saturating_mul(r.migrate_pcptypes)),
+    );
     let pages = pages.min(r.nr_free_buffer_pages / 20);
     pages
         .checked_shl(r.page_shift.saturating_sub(10))

@@ -74,14 +74,16 @@ pub fn pmd_nr() -> u32 {
 #[repr(u32)]
 pub enum Flag {
     /// `khugepaged/defrag`: khugepaged may direct-compact when allocating huge pages.
-    DefragKhugepaged = bindings::transparent_hugepage_flag_TRANSPARENT_HUGEPAGE_DEFRAG_KHUGEPAGED_FLAG,
+    DefragKhugepaged =
+        bindings::transparent_hugepage_flag_TRANSPARENT_HUGEPAGE_DEFRAG_KHUGEPAGED_FLAG,
 }
 
 /// Returns whether `flag` is set in `transparent_hugepage_flags`.
 pub fn flag(flag: Flag) -> bool {
     // SAFETY: A valid global that is only changed with atomic bit operations; a volatile load
     // observes a value it held at some point.
-    let flags = unsafe { core::ptr::read_volatile(&raw const bindings::transparent_hugepage_flags) };
+    let flags =
+        unsafe { core::ptr::read_volatile(&raw const bindings::transparent_hugepage_flags) };
     flags & (1 << flag as u32) != 0
 }
 

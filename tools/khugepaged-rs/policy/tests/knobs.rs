@@ -3,7 +3,9 @@
 //! The knobs' parsing, defaults and ranges, against a model of the kernel's `kstrtoull()`
 //! written from its documented rules, on every PMD geometry khugepaged-rs targets.
 
-use khugepaged_policy::knobs::{max_ptes_limit, parse_flag, parse_u32, parse_u64, Knob, ParseError};
+use khugepaged_policy::knobs::{
+    max_ptes_limit, parse_flag, parse_u32, parse_u64, Knob, ParseError,
+};
 use proptest::prelude::*;
 
 /// PTEs per PMD: x86_64 and arm64 4K, arm64 16K, arm64 64K, s390x and ppc64le hash 64K,
@@ -19,7 +21,10 @@ fn model_u64(input: &[u8]) -> Result<u64, ParseError> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return Err(ParseError::Invalid);
     }
-    std::str::from_utf8(s).unwrap().parse::<u64>().map_err(|_| ParseError::Overflow)
+    std::str::from_utf8(s)
+        .unwrap()
+        .parse::<u64>()
+        .map_err(|_| ParseError::Overflow)
 }
 
 #[test]
@@ -45,7 +50,12 @@ fn parses_like_kstrtoull() {
         (b"99999999999999999999x", Err(ParseError::Invalid)),
     ];
     for (input, want) in cases {
-        assert_eq!(parse_u64(input), *want, "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            parse_u64(input),
+            *want,
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
         assert_eq!(model_u64(input), *want, "model disagrees on {:?}", input);
     }
     assert_eq!(parse_u32(b"4294967295"), Ok(u32::MAX));
@@ -64,7 +74,10 @@ fn defaults_match_7_3() {
         for knob in Knob::ALL {
             let (min, max) = knob.range(pmd_nr);
             let d = knob.default(pmd_nr);
-            assert!(min <= d && d <= max, "{knob:?} default {d} outside {min}..={max}");
+            assert!(
+                min <= d && d <= max,
+                "{knob:?} default {d} outside {min}..={max}"
+            );
         }
     }
 }
@@ -83,10 +96,16 @@ fn knob_edges() {
         let over = pmd_nr.to_string();
         for knob in [Knob::MaxPtesNone, Knob::MaxPtesSwap, Knob::MaxPtesShared] {
             assert_eq!(knob.parse(limit.as_bytes(), pmd_nr), Ok(pmd_nr - 1));
-            assert_eq!(knob.parse(over.as_bytes(), pmd_nr), Err(ParseError::Invalid));
+            assert_eq!(
+                knob.parse(over.as_bytes(), pmd_nr),
+                Err(ParseError::Invalid)
+            );
             assert_eq!(knob.parse(b"0\n", pmd_nr), Ok(0));
         }
-        assert_eq!(Knob::PagesToScan.parse(b"0", pmd_nr), Err(ParseError::Invalid));
+        assert_eq!(
+            Knob::PagesToScan.parse(b"0", pmd_nr),
+            Err(ParseError::Invalid)
+        );
         assert_eq!(Knob::PagesToScan.parse(b"1", pmd_nr), Ok(1));
         for knob in [Knob::ScanSleepMillisecs, Knob::AllocSleepMillisecs] {
             assert_eq!(knob.parse(b"0", pmd_nr), Ok(0));
@@ -97,7 +116,10 @@ fn knob_edges() {
     assert_eq!(parse_flag(b"1\n"), Ok(true));
     assert_eq!(parse_flag(b"+0"), Ok(false));
     assert_eq!(parse_flag(b"2"), Err(ParseError::Invalid));
-    assert_eq!(parse_flag(b"99999999999999999999"), Err(ParseError::Overflow));
+    assert_eq!(
+        parse_flag(b"99999999999999999999"),
+        Err(ParseError::Overflow)
+    );
     assert_eq!(parse_flag(b"yes"), Err(ParseError::Invalid));
 }
 

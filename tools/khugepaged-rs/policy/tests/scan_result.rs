@@ -8,10 +8,22 @@ use khugepaged_policy::scan_result::ScanResult;
 
 /// The enumerators of `enum scan_result`, in declaration order (so by value).
 fn c_enumerators() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../mm/khugepaged_rs/scan_result.h");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../mm/khugepaged_rs/scan_result.h"
+    );
     let text = std::fs::read_to_string(path).expect("scan_result.h");
-    let body = text.split("enum scan_result {").nth(1).expect("enum").split('}').next().unwrap();
-    body.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    let body = text
+        .split("enum scan_result {")
+        .nth(1)
+        .expect("enum")
+        .split('}')
+        .next()
+        .unwrap();
+    body.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// `SCAN_PAGE_DIRTY_OR_WRITEBACK` -> `PageDirtyOrWriteback`.
@@ -26,18 +38,51 @@ fn rust_name(c: &str) -> String {
 const ALL: [ScanResult; 32] = {
     use ScanResult::*;
     [
-        Fail, Succeed, NoPteTable, PmdMapped, ExceedNonePte, ExceedSwapPte, ExceedSharedPte,
-        PteNonPresent, PteUffd, PteMappedHugepage, LackReferencedPage, PageNull, ScanAbort,
-        PageCount, PageLru, PageLock, PageAnon, PageLazyfree, PageCompound, AnyProcess, VmaNull,
-        VmaCheck, AddressRange, DelPageLru, AllocHugePageFail, CgroupChargeFail, Truncated,
-        PageHasPrivate, StoreFailed, CopyMc, PageFilled, PageDirtyOrWriteback,
+        Fail,
+        Succeed,
+        NoPteTable,
+        PmdMapped,
+        ExceedNonePte,
+        ExceedSwapPte,
+        ExceedSharedPte,
+        PteNonPresent,
+        PteUffd,
+        PteMappedHugepage,
+        LackReferencedPage,
+        PageNull,
+        ScanAbort,
+        PageCount,
+        PageLru,
+        PageLock,
+        PageAnon,
+        PageLazyfree,
+        PageCompound,
+        AnyProcess,
+        VmaNull,
+        VmaCheck,
+        AddressRange,
+        DelPageLru,
+        AllocHugePageFail,
+        CgroupChargeFail,
+        Truncated,
+        PageHasPrivate,
+        StoreFailed,
+        CopyMc,
+        PageFilled,
+        PageDirtyOrWriteback,
     ]
 };
 
 #[test]
 fn values_match_c() {
     let c = c_enumerators();
-    assert_eq!(c.len(), ALL.len(), "C has {} results, Rust {}", c.len(), ALL.len());
+    assert_eq!(
+        c.len(),
+        ALL.len(),
+        "C has {} results, Rust {}",
+        c.len(),
+        ALL.len()
+    );
     for (i, (name, r)) in c.iter().zip(ALL).enumerate() {
         assert_eq!(r as usize, i, "{name}");
         assert_eq!(rust_name(name), format!("{r:?}"), "value {i}");
