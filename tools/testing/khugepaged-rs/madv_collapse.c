@@ -37,6 +37,8 @@
 
 #include "kselftest.h"
 
+#include "guest_util.h"
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
@@ -66,33 +68,6 @@ struct saved_setting {
 };
 static struct saved_setting saved[64];
 static int nr_saved;
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
 
 /* The bracketed word of an "always [madvise] never" style file. */
 static int get_mode(const char *path, char *mode, size_t len)
@@ -218,27 +193,6 @@ static bool intact(char *p, size_t len, uint64_t seed)
 		}
 	}
 	return true;
-}
-
-/* AnonHugePages (kB) of the VMA containing addr, or -1. */
-static long anon_huge_kb(void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[512], perms[8];
-	bool in_vma = false;
-	long kb = -1, v;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3)
-			in_vma = start <= a && a < end;
-		else if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &v) == 1)
-			kb = v;
-	}
-	fclose(f);
-	return kb;
 }
 
 static int pagemap_fd = -1, kpageflags_fd = -1;

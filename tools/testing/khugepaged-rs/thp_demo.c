@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest_util.h"
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
@@ -38,34 +40,6 @@
 #define HM_ENABLE	TRACE_DIR "/events/huge_memory/enable"
 
 static size_t page_size, pmd_size, pmd_nr;
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
 
 /* Settings we change, restored in reverse order at exit. */
 static struct {
@@ -79,7 +53,7 @@ static void set_setting(const char *path, const char *value)
 {
 	char buf[256], *l, *r;
 
-	if (nr_saved == 8 || read_file(path, buf, sizeof(buf))) {
+	if (nr_saved == 8 || read_line(path, buf, sizeof(buf))) {
 		printf("  (cannot read %s)\n", path);
 		return;
 	}
@@ -118,7 +92,7 @@ static const char *knob(const char *name)
 
 	i = (i + 1) % 4;
 	snprintf(path, sizeof(path), KH_DIR "/%s", name);
-	if (read_file(path, buf[i], sizeof(buf[i])))
+	if (read_line(path, buf[i], sizeof(buf[i])))
 		snprintf(buf[i], sizeof(buf[i]), "?");
 	return buf[i];
 }
@@ -133,11 +107,11 @@ static void print_settings(void)
 	char buf[256], path[256];
 	unsigned int i;
 
-	if (!read_file(THP_DIR "/enabled", buf, sizeof(buf)))
+	if (!read_line(THP_DIR "/enabled", buf, sizeof(buf)))
 		printf("  enabled: %s\n", buf);
 	snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled",
 		 pmd_size / 1024);
-	if (!read_file(path, buf, sizeof(buf)))
+	if (!read_line(path, buf, sizeof(buf)))
 		printf("  hugepages-%zukB/enabled: %s\n", pmd_size / 1024, buf);
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		printf("  khugepaged/%s: %s\n", knobs[i], knob(knobs[i]));
@@ -153,31 +127,10 @@ static bool khugepaged_running(void)
 	if (glob("/proc/[0-9]*/comm", 0, NULL, &g))
 		return false;
 	for (i = 0; i < g.gl_pathc && !found; i++)
-		found = !read_file(g.gl_pathv[i], comm, sizeof(comm)) &&
+		found = !read_line(g.gl_pathv[i], comm, sizeof(comm)) &&
 			!strcmp(comm, "khugepaged");
 	globfree(&g);
 	return found;
-}
-
-/* AnonHugePages (kB) of the VMA containing addr, or -1. */
-static long anon_huge_kb(void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[512], perms[8];
-	bool in_vma = false;
-	long kb = -1, v;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3)
-			in_vma = start <= a && a < end;
-		else if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &v) == 1)
-			kb = v;
-	}
-	fclose(f);
-	return kb;
 }
 
 static double now(void)
@@ -265,7 +218,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	if (read_file(THP_DIR "/hpage_pmd_size", buf, sizeof(buf))) {
+	if (read_line(THP_DIR "/hpage_pmd_size", buf, sizeof(buf))) {
 		printf("demo: no THP support (%s/hpage_pmd_size missing)\n",
 		       THP_DIR);
 		return 1;

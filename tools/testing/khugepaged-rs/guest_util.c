@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Small helpers shared by the khugepaged-rs guest programs. */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guest_util.h"
+
+int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+int read_line(const char *path, char *buf, size_t len)
+{
+	if (read_file(path, buf, len))
+		return -1;
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* AnonHugePages (kB) of the VMA containing addr, or -1. */
+long anon_huge_kb(void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long start, end, a = (unsigned long)addr;
+	char line[512], perms[8];
+	bool in_vma = false;
+	long kb = -1, v;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3)
+			in_vma = start <= a && a < end;
+		else if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &v) == 1)
+			kb = v;
+	}
+	fclose(f);
+	return kb;
+}

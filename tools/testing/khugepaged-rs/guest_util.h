@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by the khugepaged-rs guest programs. */
+#ifndef KHUGEPAGED_RS_GUEST_UTIL_H
+#define KHUGEPAGED_RS_GUEST_UTIL_H
+
+#include <stddef.h>
+
+/* Reads a (sysfs) file into buf, NUL-terminated; 0 or -1. */
+int read_file(const char *path, char *buf, size_t len);
+/* The same, cut at the first newline. */
+int read_line(const char *path, char *buf, size_t len);
+/* Writes s to a (sysfs) file in one write(); 0 or -1. */
+int write_file(const char *path, const char *s);
+/* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
+long anon_huge_kb(void *addr);
+
+#endif
