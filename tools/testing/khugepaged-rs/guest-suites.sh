@@ -50,3 +50,7 @@ run peer/-c4:mthp_khugepaged:anon $pin khugepaged -c 4 mthp_khugepaged:anon
 run peer/khugepaged:shmem $pin khugepaged khugepaged:shmem /tmp
 run peer/madvise:shmem $pin khugepaged madvise:shmem /tmp
 run peer/cow $pin cow
+
+# The cases are judged on the host (tools/vm/summarize), not by the last suite's status: a
+# non-zero exit here means the script itself broke.
+exit 0

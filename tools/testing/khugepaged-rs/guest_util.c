@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Small helpers shared by the khugepaged-rs guest programs. */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,4 +65,53 @@ long anon_huge_kb(void *addr)
 	}
 	fclose(f);
 	return kb;
+}
+
+/* Settings changed through set_setting(), in the order they were changed. */
+static struct {
+	char path[256];
+	char value[256];
+} saved[64];
+static int nr_saved;
+
+int set_setting(const char *path, const char *value)
+{
+	char buf[256], *l, *r;
+
+	if (nr_saved == (int)(sizeof(saved) / sizeof(saved[0]))) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (read_line(path, buf, sizeof(buf)))
+		return -1;
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (r) {
+		*r = '\0';
+		memmove(buf, l + 1, r - l);
+	}
+	snprintf(saved[nr_saved].path, sizeof(saved[0].path), "%s", path);
+	snprintf(saved[nr_saved].value, sizeof(saved[0].value), "%s", buf);
+	nr_saved++;
+	return write_file(path, value);
+}
+
+void restore_settings(void)
+{
+	while (nr_saved > 0) {
+		nr_saved--;
+		write_file(saved[nr_saved].path, saved[nr_saved].value);
+	}
+}
+
+static void on_signal(int sig)
+{
+	exit(128 + sig);	/* runs restore_settings() */
+}
+
+void restore_settings_at_exit(void)
+{
+	atexit(restore_settings);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 }

@@ -5,6 +5,20 @@
 
 #include <stddef.h>
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+/*
+ * Saves the current value of a sysfs setting (the bracketed word of
+ * "a [b] c" files, else the text read) and writes value; 0, or -1 with errno
+ * set.  Saved settings are written back, newest first, by restore_settings().
+ */
+int set_setting(const char *path, const char *value);
+void restore_settings(void);
+/* Runs restore_settings() at exit, and on SIGINT or SIGTERM. */
+void restore_settings_at_exit(void);
+
+#endif
+
 /* Reads a (sysfs) file into buf, NUL-terminated; 0 or -1. */
 int read_file(const char *path, char *buf, size_t len);
 /* The same, cut at the first newline. */
@@ -13,5 +27,15 @@ int read_line(const char *path, char *buf, size_t len);
 int write_file(const char *path, const char *s);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
 long anon_huge_kb(void *addr);
+
+/*
+ * Saves the current value of a sysfs setting (the bracketed word of
+ * "a [b] c" files, else the text read) and writes value; 0, or -1 with errno
+ * set.  Saved settings are written back, newest first, by restore_settings().
+ */
+int set_setting(const char *path, const char *value);
+void restore_settings(void);
+/* Runs restore_settings() at exit, and on SIGINT or SIGTERM. */
+void restore_settings_at_exit(void);
 
 #endif

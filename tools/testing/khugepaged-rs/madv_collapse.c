@@ -39,9 +39,6 @@
 
 #include "guest_util.h"
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -62,56 +59,11 @@ static bool expect_collapse;
 
 /* ------------------------------------------------ THP settings */
 
-struct saved_setting {
-	char path[256];
-	char mode[32];
-};
-static struct saved_setting saved[64];
-static int nr_saved;
-
-/* The bracketed word of an "always [madvise] never" style file. */
-static int get_mode(const char *path, char *mode, size_t len)
-{
-	char buf[256], *l, *r;
-
-	if (read_file(path, buf, sizeof(buf)))
-		return -1;
-	l = strchr(buf, '[');
-	r = l ? strchr(l, ']') : NULL;
-	if (!r || (size_t)(r - l) > len)
-		return -1;
-	memcpy(mode, l + 1, r - l - 1);
-	mode[r - l - 1] = '\0';
-	return 0;
-}
-
 static void set_mode(const char *path, const char *mode)
 {
-	struct saved_setting *s = &saved[nr_saved];
-
-	if (nr_saved == ARRAY_SIZE(saved) ||
-	    get_mode(path, s->mode, sizeof(s->mode))) {
-		ksft_print_msg("cannot read %s\n", path);
-		return;
-	}
-	snprintf(s->path, sizeof(s->path), "%s", path);
-	nr_saved++;
-	if (write_file(path, mode))
+	if (set_setting(path, mode))
 		ksft_print_msg("cannot set %s to %s: %s\n", path, mode,
 			       strerror(errno));
-}
-
-static void restore_settings(void)
-{
-	while (nr_saved > 0) {
-		nr_saved--;
-		write_file(saved[nr_saved].path, saved[nr_saved].mode);
-	}
-}
-
-static void on_signal(int sig)
-{
-	exit(128 + sig);	/* runs restore_settings() */
 }
 
 static void setup_thp(void)
@@ -119,15 +71,13 @@ static void setup_thp(void)
 	glob_t g;
 	size_t i;
 
+	restore_settings_at_exit();
 	set_mode(THP_DIR "/enabled", "madvise");
 	if (glob(THP_DIR "/hugepages-*kB/enabled", 0, NULL, &g) == 0) {
 		for (i = 0; i < g.gl_pathc; i++)
 			set_mode(g.gl_pathv[i], "never");
 		globfree(&g);
 	}
-	atexit(restore_settings);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 }
 
 /* ------------------------------------------------ memory helpers */

@@ -29,9 +29,6 @@
 
 #include "guest_util.h"
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
 
 #define NR_RANGES	8
 #define THP_DIR		"/sys/kernel/mm/transparent_hugepage"
@@ -41,47 +38,11 @@
 
 static size_t page_size, pmd_size, pmd_nr;
 
-/* Settings we change, restored in reverse order at exit. */
-static struct {
-	char path[128];
-	char value[256];
-} saved[8];
-static int nr_saved;
-
-/* Value to write back: the bracketed word of "a [b] c" files, else as read. */
-static void set_setting(const char *path, const char *value)
+static void set_demo_setting(const char *path, const char *value)
 {
-	char buf[256], *l, *r;
-
-	if (nr_saved == 8 || read_line(path, buf, sizeof(buf))) {
-		printf("  (cannot read %s)\n", path);
-		return;
-	}
-	l = strchr(buf, '[');
-	r = l ? strchr(l, ']') : NULL;
-	if (r) {
-		*r = '\0';
-		memmove(buf, l + 1, r - l);
-	}
-	snprintf(saved[nr_saved].path, sizeof(saved[0].path), "%s", path);
-	snprintf(saved[nr_saved].value, sizeof(saved[0].value), "%s", buf);
-	nr_saved++;
-	if (write_file(path, value))
+	if (set_setting(path, value))
 		printf("  (cannot set %s to %s: %s)\n", path, value,
 		       strerror(errno));
-}
-
-static void restore_settings(void)
-{
-	while (nr_saved > 0) {
-		nr_saved--;
-		write_file(saved[nr_saved].path, saved[nr_saved].value);
-	}
-}
-
-static void on_signal(int sig)
-{
-	exit(128 + sig);	/* runs restore_settings() */
 }
 
 static const char *knob(const char *name)
@@ -150,8 +111,8 @@ static void trace_start(void)
 
 	if (access(HM_ENABLE, W_OK))
 		return;
-	set_setting(HM_ENABLE, "1");
-	set_setting(TRACE_DIR "/tracing_on", "1");
+	set_demo_setting(HM_ENABLE, "1");
+	set_demo_setting(TRACE_DIR "/tracing_on", "1");
 	fd = open(TRACE_DIR "/trace", O_WRONLY | O_TRUNC);	/* clear it */
 	if (fd >= 0)
 		close(fd);
@@ -235,15 +196,13 @@ int main(int argc, char **argv)
 	printf("  khugepaged thread: %s\n",
 	       khugepaged_running() ? "running" : "NOT running");
 
-	atexit(restore_settings);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	restore_settings_at_exit();
 	printf("demo: enabled=madvise, scan_sleep_millisecs=100, pages_to_scan=%zu\n",
 	       pmd_nr * 8);
-	set_setting(THP_DIR "/enabled", "madvise");
-	set_setting(KH_DIR "/scan_sleep_millisecs", "100");
+	set_demo_setting(THP_DIR "/enabled", "madvise");
+	set_demo_setting(KH_DIR "/scan_sleep_millisecs", "100");
 	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
-	set_setting(KH_DIR "/pages_to_scan", buf);
+	set_demo_setting(KH_DIR "/pages_to_scan", buf);
 	trace_start();
 
 	/*
