@@ -38,18 +38,15 @@ run own/sysfs_knobs sh /bin/sysfs_knobs.sh
 run own/thread sh /bin/thread.sh
 run own/madv_collapse madv_collapse --expect $expect
 
-# 7.3's selftests, pinned to one CPU: their swap-out steps (MADV_PAGEOUT) drain only the
-# current CPU's LRU batch, so a test that migrated after faulting its pages swaps out fewer
-# than it asked for and fails before any collapse is tried.
-pin="taskset 1"
-run peer/khugepaged:anon $pin khugepaged khugepaged:anon
-run peer/madvise:anon $pin khugepaged madvise:anon
-run peer/-s4:khugepaged:anon $pin khugepaged -s 4 khugepaged:anon
-run peer/-s4:madvise:anon $pin khugepaged -s 4 madvise:anon
-run peer/-c4:mthp_khugepaged:anon $pin khugepaged -c 4 mthp_khugepaged:anon
-run peer/khugepaged:shmem $pin khugepaged khugepaged:shmem /tmp
-run peer/madvise:shmem $pin khugepaged madvise:shmem /tmp
-run peer/cow $pin cow
+# 7.3's own selftests: the peer suite.
+run peer/khugepaged:anon khugepaged khugepaged:anon
+run peer/madvise:anon khugepaged madvise:anon
+run peer/-s4:khugepaged:anon khugepaged -s 4 khugepaged:anon
+run peer/-s4:madvise:anon khugepaged -s 4 madvise:anon
+run peer/-c4:mthp_khugepaged:anon khugepaged -c 4 mthp_khugepaged:anon
+run peer/khugepaged:shmem khugepaged khugepaged:shmem /tmp
+run peer/madvise:shmem khugepaged madvise:shmem /tmp
+run peer/cow cow
 
 # The cases are judged on the host (tools/vm/summarize), not by the last suite's status: a
 # non-zero exit here means the script itself broke.
