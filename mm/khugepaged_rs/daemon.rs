@@ -7,18 +7,36 @@
 //! PMD-sized shmem. It is created and stopped under [`Daemon::thread`], which also serialises
 //! the `min_free_kbytes` updates, as `khugepaged_mutex` does in C.
 //!
-//! This version has no mm to scan yet: the thread sleeps, freezable, until it is stopped or
-//! kicked by a knob change.
+//! The mms to scan live in [`Daemon::slots`], keyed by address (C: `mm_slots_hash` and
+//! `khugepaged_scan.mm_head`); the thread walks them round-robin in key order, each wake-up
+//! scanning up to `pages_to_scan` PTEs, then sleeps `scan_sleep_millisecs`.
 //!
-//! Lock order: `Daemon::thread`, then `Daemon::wake`.
+//! An mm is scanned only while the scan holds a user reference (`mmget_not_zero()`), so its
+//! page tables cannot be torn down under the scan and `__khugepaged_exit()`, which runs when
+//! the last user goes, never races with it: it just takes the slot out.
+//!
+//! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::slots` is taken alone.
 
-use crate::min_free;
+use crate::{
+    collapse::{self, CollapseControl},
+    min_free,
+    policy::{knobs::Knob, scan_result::ScanResult},
+    settings,
+};
 use kernel::{
     kthread::{self, Kthread, ThreadFn},
-    mm::thp,
+    mm::{
+        collapse::{trace, MmFlag},
+        pgtable::MmapLocked,
+        thp::{self, TvaType},
+        virt::VmaRef,
+        Mm, MmWithUser, MmapReadGuard,
+    },
     new_condvar, new_mutex, new_spinlock,
     prelude::*,
-    sync::{Arc, CondVar, Mutex, SetOnce, SpinLock},
+    rbtree::{RBTree, RBTreeNode},
+    sync::{aref::ARef, atomic::Relaxed, Arc, CondVar, Mutex, SetOnce, SpinLock},
+    time::msecs_to_jiffies,
 };
 
 /// What the thread's sleep waits for.
@@ -40,6 +58,16 @@ struct Daemon {
     /// Notified when `wake` changes (C: `khugepaged_wait`).
     #[pin]
     wait: CondVar,
+    /// The registered mms, by address; each entry holds an `mmgrab()` reference.
+    #[pin]
+    slots: SpinLock<RBTree<usize, ARef<Mm>>>,
+}
+
+/// Where the round-robin walk stands: the mm being scanned (its key) and the next address in
+/// it. Only the thread uses it (C: `khugepaged_scan`).
+struct Cursor {
+    key: Option<usize>,
+    address: usize,
 }
 
 /// Set once by [`init`]; the THP code calls into this file only after that, except for
@@ -64,17 +92,251 @@ impl ThreadFn for Khugepaged {
 impl Daemon {
     /// The thread's main loop: returns when asked to stop.
     fn serve(&self) {
-        let mut wake = self.wake.lock();
-        loop {
-            if wake.stop {
+        let Ok(mut cc) = CollapseControl::new(true) else {
+            pr_err!("khugepaged: no memory for the scan state\n");
+            return;
+        };
+        let mut cursor = Cursor {
+            key: None,
+            address: 0,
+        };
+        while !kthread::should_stop() && !self.wake.lock().stop {
+            self.do_scan(&mut cc, &mut cursor);
+            self.wait_work();
+        }
+    }
+
+    /// Whether there is an mm to scan and THP wants scanning (C: `khugepaged_has_work()`).
+    fn has_work(&self) -> bool {
+        !self.slots.lock().is_empty() && hugepage_enabled()
+    }
+
+    /// Sleeps until the next scan is due, a knob changes, work arrives or the thread must
+    /// stop (C: `khugepaged_wait_work()`).
+    fn wait_work(&self) {
+        if self.has_work() {
+            let msecs = settings::get(Knob::ScanSleepMillisecs);
+            if msecs == 0 {
                 return;
             }
-            if wake.kicked {
-                // Nothing to scan yet: a kick only ends the current sleep.
-                wake.kicked = false;
+            self.sleep(Some(msecs));
+        } else if hugepage_enabled() {
+            self.sleep(None);
+        }
+    }
+
+    /// Sleeps for `msecs` (or until kicked, if `None`), freezable.
+    fn sleep(&self, msecs: Option<u32>) {
+        let mut wake = self.wake.lock();
+        if wake.kicked || wake.stop {
+            wake.kicked = false;
+            return;
+        }
+        match msecs {
+            Some(ms) => {
+                let _ = self
+                    .wait
+                    .wait_interruptible_timeout(&mut wake, msecs_to_jiffies(ms));
             }
-            // A pending signal cannot reach a kernel thread; the loop re-checks anyway.
-            let _ = self.wait.wait_interruptible_freezable(&mut wake);
+            None => {
+                while !wake.kicked && !wake.stop && self.slots.lock().is_empty() {
+                    // A signal cannot reach a kernel thread; the loop re-checks anyway.
+                    let _ = self.wait.wait_interruptible_freezable(&mut wake);
+                }
+            }
+        }
+        wake.kicked = false;
+        drop(wake);
+        kthread::try_to_freeze();
+    }
+
+    /// Sleeps `alloc_sleep_millisecs` after a huge page allocation failed
+    /// (C: `khugepaged_alloc_sleep()`).
+    fn alloc_sleep(&self) {
+        let msecs = settings::get(Knob::AllocSleepMillisecs);
+        let mut wake = self.wake.lock();
+        if !wake.stop {
+            let _ = self
+                .wait
+                .wait_interruptible_timeout(&mut wake, msecs_to_jiffies(msecs));
+        }
+        drop(wake);
+        kthread::try_to_freeze();
+    }
+
+    /// One wake-up's work: scan up to `pages_to_scan` PTEs over the registered mms
+    /// (C: `khugepaged_do_scan()`).
+    fn do_scan(&self, cc: &mut CollapseControl, cursor: &mut Cursor) {
+        let progress_max = settings::get(Knob::PagesToScan);
+        let mut pass_through_head = 0u32;
+        let mut may_wait = true;
+        kernel::mm::collapse::lru_add_drain_all();
+        cc.progress = 0;
+        loop {
+            kthread::cond_resched();
+            if kthread::should_stop() {
+                break;
+            }
+            if cursor.key.is_none() {
+                pass_through_head += 1;
+            }
+            let result = if self.has_work() && pass_through_head < 2 {
+                self.scan_mm_slot(progress_max, cc, cursor)
+            } else {
+                cc.progress = progress_max;
+                ScanResult::Succeed
+            };
+            if cc.progress >= progress_max {
+                break;
+            }
+            if result == ScanResult::AllocHugePageFail {
+                // Sleep once after a failed allocation; give up this round if it fails again.
+                if !may_wait {
+                    break;
+                }
+                may_wait = false;
+                self.alloc_sleep();
+            }
+        }
+    }
+
+    /// Scans the mm under the cursor until the budget is spent, the mmap lock had to be
+    /// dropped, or the mm is done; then moves the cursor on if the mm is done
+    /// (C: `collapse_scan_mm_slot()`).
+    fn scan_mm_slot(
+        &self,
+        progress_max: u32,
+        cc: &mut CollapseControl,
+        cursor: &mut Cursor,
+    ) -> ScanResult {
+        let progress_prev = cc.progress;
+        let mut result = ScanResult::Fail;
+        let (key, mm) = {
+            let slots = self.slots.lock();
+            let found = match cursor.key {
+                Some(k) => slots.cursor_lower_bound(&k),
+                None => slots.cursor_front(),
+            };
+            match found {
+                Some(c) => {
+                    let (k, mm) = c.current();
+                    (*k, mm.clone())
+                }
+                None => {
+                    // The mm we were in went away and was the last: the pass is over.
+                    cursor.key = None;
+                    settings::FULL_SCANS.fetch_add(1, Relaxed);
+                    return result;
+                }
+            }
+        };
+        if cursor.key != Some(key) {
+            cursor.key = Some(key);
+            cursor.address = 0;
+        }
+        let mut done = true;
+        // A user reference keeps the page tables alive while we scan; if the mm has no users
+        // left it is exiting and `__khugepaged_exit()` takes the slot out.
+        if let Some(user) = mm.mmget_not_zero() {
+            // Do not wait for the lock: move on to the next mm instead (as C does).
+            if let Some(guard) = user.mmap_read_trylock() {
+                cc.progress = cc.progress.saturating_add(1);
+                done = scan_vmas(cc, &user, guard, cursor, progress_max, &mut result);
+            }
+            // `user` may be the last reference: dropped here, without any of our locks held.
+        }
+        let finished = {
+            let slots = self.slots.lock();
+            if done || collapse::exit_or_disabled(&mm) {
+                let next = key
+                    .checked_add(1)
+                    .and_then(|k| slots.cursor_lower_bound(&k))
+                    .map(|c| *c.current().0);
+                cursor.address = 0;
+                cursor.key = next;
+                if next.is_none() {
+                    settings::FULL_SCANS.fetch_add(1, Relaxed);
+                }
+            }
+            cursor.key.is_none()
+        };
+        trace::scan(&mm, cc.progress.wrapping_sub(progress_prev), finished);
+        result
+    }
+}
+
+/// Whether khugepaged could collapse anything in `vma` (C: `collapse_possible()`).
+pub(crate) fn collapse_possible(
+    vma: &VmaRef,
+    flags: kernel::mm::virt::vm_flags_t,
+    tva: TvaType,
+) -> bool {
+    let pmd_order = thp::pmd_order();
+    let orders = if tva == TvaType::Khugepaged && vma.is_anonymous() {
+        // THP_ORDERS_ALL_ANON: every order up to the PMD's but 0 and 1.
+        1usize
+            .checked_shl(pmd_order.saturating_add(1))
+            .map_or(usize::MAX, |b| b.wrapping_sub(1))
+            & !0b11
+    } else {
+        1usize.checked_shl(pmd_order).unwrap_or(0)
+    };
+    thp::vma_allowable_orders(vma, flags, tva, orders) != 0
+}
+
+/// Walks the VMAs of `mm` from the cursor, scanning each PMD range of the eligible ones.
+/// Returns whether every VMA was visited (the mm is done for this pass).
+fn scan_vmas<'a>(
+    cc: &mut CollapseControl,
+    mm: &'a MmWithUser,
+    guard: MmapReadGuard<'a>,
+    cursor: &mut Cursor,
+    progress_max: u32,
+    result: &mut ScanResult,
+) -> bool {
+    let geo = cc.geometry();
+    let mut guard = guard;
+    loop {
+        let addr = {
+            let Some(vma) = guard.find_vma(cursor.address) else {
+                return true;
+            };
+            kthread::cond_resched();
+            if collapse::exit_or_disabled(mm) {
+                cc.progress = cc.progress.saturating_add(1);
+                return false;
+            }
+            let vend = vma.end();
+            if !collapse_possible(vma, vma.flags(), TvaType::Khugepaged) {
+                cc.progress = cc.progress.saturating_add(1);
+                cursor.address = vend;
+                continue;
+            }
+            let hstart = geo.align_up(vma.start());
+            let hend = geo.align_down(vend);
+            if cursor.address < hstart {
+                cursor.address = hstart;
+            }
+            let addr = geo.align_up(cursor.address);
+            if addr >= hend || addr.checked_add(geo.size).is_none_or(|e| e > hend) {
+                if cursor.address > hend {
+                    cc.progress = cc.progress.saturating_add(1);
+                }
+                cursor.address = vend.max(cursor.address);
+                continue;
+            }
+            addr
+        };
+        let (r, guard_back) = collapse::collapse_single_pmd(cc, mm, guard, addr);
+        *result = r;
+        cursor.address = addr.saturating_add(geo.size);
+        match guard_back {
+            // The mmap lock was dropped (for a collapse): resume here next time.
+            None => return false,
+            Some(g) => guard = g,
+        }
+        if cc.progress >= progress_max {
+            return false;
         }
     }
 }
@@ -86,6 +348,7 @@ pub(crate) fn init() -> Result {
             thread <- new_mutex!(None, "Daemon::thread"),
             wake <- new_spinlock!(Wake { stop: false, kicked: false }, "Daemon::wake"),
             wait <- new_condvar!("Daemon::wait"),
+            slots <- new_spinlock!(RBTree::new(), "Daemon::slots"),
         }),
         GFP_KERNEL,
     )?;
@@ -159,4 +422,48 @@ pub(crate) fn kick() {
 /// Returns whether the current task is the khugepaged thread.
 pub(crate) fn current_is_khugepaged() -> bool {
     kthread::current_runs::<Khugepaged>()
+}
+
+/// Registers `mm` for scanning (C: `__khugepaged_enter()`); called on the first eligible VMA
+/// and on fork. Nothing happens if it is already registered or memory is short.
+pub(crate) fn enter(mm: &Mm) {
+    let Some(daemon) = DAEMON.as_ref() else {
+        return;
+    };
+    // CAST: The address is only a key.
+    let key = mm.as_raw() as usize;
+    // Allocate before the flag, as C does: a failed allocation leaves the mm unregistered,
+    // and a later VMA tries again.
+    let Ok(node) = RBTreeNode::new(key, ARef::from(mm), GFP_KERNEL) else {
+        return;
+    };
+    if mm.test_and_set_flag(MmFlag::VmHugepage) {
+        return;
+    }
+    let (was_empty, old) = {
+        let mut slots = daemon.slots.lock();
+        let was_empty = slots.is_empty();
+        (was_empty, slots.insert(node))
+    };
+    // An exited mm at the same address was taken out by `exit()`; never expected here.
+    drop(old);
+    if was_empty {
+        kick();
+    }
+}
+
+/// Unregisters an exiting mm (C: `__khugepaged_exit()`). Runs from `__mmput()` once the last
+/// user is gone, so no scan can be using the mm's page tables: scans hold a user reference.
+pub(crate) fn exit(mm: &Mm) {
+    let Some(daemon) = DAEMON.as_ref() else {
+        return;
+    };
+    // CAST: As in `enter()`.
+    let key = mm.as_raw() as usize;
+    let slot = daemon.slots.lock().remove(&key);
+    if slot.is_some() {
+        mm.clear_flag(MmFlag::VmHugepage);
+    }
+    // The slot's `mmgrab()` reference, dropped outside the lock.
+    drop(slot);
 }

@@ -8,23 +8,30 @@
 //! from `mm/internal.h`, and the two data symbols C reads directly. Each entry point turns its
 //! raw pointers into safe handles and calls one function of a module:
 //!
-//! - [`daemon`]: the kernel thread, started and stopped with the THP modes;
+//! - [`daemon`]: the kernel thread, started and stopped with the THP modes, and the mms it
+//!   scans;
+//! - [`collapse`]: scanning a PMD range and collapsing it;
 //! - [`settings`] and [`sysfs`]: the `khugepaged/` knobs;
 //! - [`madvise`]: `MADV_[NO]HUGEPAGE` and `MADV_COLLAPSE`;
 //! - [`min_free`]: the `min_free_kbytes` THP asks for;
 //! - [`policy`]: the pure policy core, also built and tested on the host.
 //!
-//! Not yet here: mm registration, scanning and collapse. Until they land the thread only
-//! sleeps and `MADV_COLLAPSE` fails with `EINVAL` wherever a collapse would be needed.
+//! Anonymous memory is collapsed to PMD size; file and shmem memory is not collapsed yet.
 
 use kernel::{
     bindings,
     ffi::{c_int, c_ulong},
-    mm::virt::{vm_flags_t, VmaRef},
+    mm::{
+        collapse::MmFlag,
+        thp::TvaType,
+        virt::{vm_flags_t, VmaRef},
+        Mm, MmWithUser,
+    },
     sync::atomic::Atomic,
     sysfs::AttributeGroup,
 };
 
+mod collapse;
 mod daemon;
 mod madvise;
 mod min_free;
@@ -78,17 +85,50 @@ pub extern "C" fn start_stop_khugepaged() -> c_int {
     }
 }
 
-/// Registers `mm` with khugepaged. Nothing is scanned yet, so nothing is registered.
+/// Registers `mm` with khugepaged.
+///
+/// # Safety
+///
+/// `mm` is a valid mm that is not exiting (the callers, fork and VMA set-up, hold a user).
 #[no_mangle]
-pub extern "C" fn __khugepaged_enter(_mm: *mut bindings::mm_struct) {}
+pub unsafe extern "C" fn __khugepaged_enter(mm: *mut bindings::mm_struct) {
+    // SAFETY: Valid for the call, by the caller's guarantee.
+    let mm = unsafe { Mm::from_raw(mm) };
+    daemon::enter(mm);
+}
 
-/// Registers the VMA's mm if THP could collapse in it. Nothing is scanned yet.
+/// Registers the VMA's mm if khugepaged could collapse in it with the flags `vm_flags`.
+///
+/// # Safety
+///
+/// `vma` is valid and its mm's mmap lock or the VMA's lock is held.
 #[no_mangle]
-pub extern "C" fn khugepaged_enter_vma(_vma: *mut bindings::vm_area_struct, _flags: vm_flags_t) {}
+pub unsafe extern "C" fn khugepaged_enter_vma(
+    vma: *mut bindings::vm_area_struct,
+    vm_flags: vm_flags_t,
+) {
+    // SAFETY: The caller holds a lock that keeps the VMA valid.
+    let vma = unsafe { VmaRef::from_raw(vma) };
+    let mm: &Mm = vma.mm();
+    if !mm.test_flag(MmFlag::VmHugepage)
+        && daemon::hugepage_enabled()
+        && daemon::collapse_possible(vma, vm_flags, TvaType::Khugepaged)
+    {
+        daemon::enter(mm);
+    }
+}
 
-/// Unregisters an exiting mm; none is ever registered yet.
+/// Unregisters an exiting mm.
+///
+/// # Safety
+///
+/// `mm` is valid; `__mmput()` calls this once its last user is gone.
 #[no_mangle]
-pub extern "C" fn __khugepaged_exit(_mm: *mut bindings::mm_struct) {}
+pub unsafe extern "C" fn __khugepaged_exit(mm: *mut bindings::mm_struct) {
+    // SAFETY: Valid for the call, by the caller's guarantee.
+    let mm = unsafe { Mm::from_raw(mm) };
+    daemon::exit(mm);
+}
 
 /// Recomputes `min_free_kbytes` after memory changed, if khugepaged runs.
 #[no_mangle]
@@ -141,17 +181,33 @@ pub unsafe extern "C" fn hugepage_madvise(
 ///
 /// `vma` is valid and its mm's mmap lock is held for reading, as `madvise_vma_behavior()`
 /// guarantees; `start..end` lies within it.
+///
+/// The mmap lock may be dropped and retaken on the way; `*lock_dropped` is then set. It is
+/// held again on return.
 #[no_mangle]
 pub unsafe extern "C" fn madvise_collapse(
     vma: *mut bindings::vm_area_struct,
     start: c_ulong,
     end: c_ulong,
-    _lock_dropped: *mut bool,
+    lock_dropped: *mut bool,
 ) -> c_int {
-    // SAFETY: The caller holds the mmap read lock on a valid VMA.
-    let vma = unsafe { VmaRef::from_raw(vma) };
+    // SAFETY: The VMA is valid under the caller's mmap read lock, so is its mm, and the
+    // madvise caller holds a user reference to the mm for the whole call (current's own mm,
+    // or `process_madvise()`'s `mmget`), which outlives any lock drop here.
+    let mm: &MmWithUser = unsafe { MmWithUser::from_raw((*vma).vm_mm) };
+    // SAFETY: The caller holds the read lock and lets us drop and retake it.
+    let guard = unsafe { mm.adopt_mmap_read_lock() };
+    let mut dropped = false;
     // CAST: `unsigned long` and `usize` are the same width on every Linux architecture.
-    match madvise::madvise_collapse(vma, start as usize, end as usize) {
+    let (result, guard) =
+        madvise::madvise_collapse(mm, guard, start as usize, end as usize, &mut dropped);
+    // The lock goes back to the caller, held.
+    core::mem::forget(guard);
+    if dropped {
+        // SAFETY: The caller passes a valid flag to report this.
+        unsafe { *lock_dropped = true };
+    }
+    match result {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -3,21 +3,26 @@
 //! `MADV_HUGEPAGE`, `MADV_NOHUGEPAGE` and `MADV_COLLAPSE` (C: `hugepage_madvise()` and
 //! `madvise_collapse()`).
 //!
-//! This version does not collapse yet: `MADV_COLLAPSE` checks the VMA and range as 7.3 does,
-//! returns success when the range holds no aligned PMD (nothing to do), and otherwise fails
-//! with the error 7.3 gives when no PMD of the range could be collapsed for a reason intrinsic
-//! to it (`EINVAL`), so that callers take their fallback path.
+//! `MADV_COLLAPSE` collapses anonymous memory synchronously; file and shmem ranges are not
+//! collapsed yet and fail with `EINVAL`, as a range khugepaged could not collapse either.
 
-use crate::policy::{
-    madvise::{collapse_errno, CollapseErrno},
-    scan_result::ScanResult,
+use crate::{
+    collapse::{self, CollapseControl, Geometry},
+    daemon,
+    policy::{
+        madvise::{collapse_errno, CollapseErrno},
+        scan_result::ScanResult,
+    },
 };
 use kernel::{
+    kthread::cond_resched,
     mm::{
+        collapse::lru_add_drain_all,
+        pgtable::MmapLocked,
         thp::{self, TvaType},
-        virt::{flags, vm_flags_t, VmaRef},
+        virt::{flags, vm_flags_t},
+        MmWithUser, MmapReadGuard,
     },
-    page::PAGE_SIZE,
     prelude::*,
 };
 
@@ -40,23 +45,119 @@ fn to_error(errno: CollapseErrno) -> Error {
     }
 }
 
-/// Collapses the PMD-aligned part of `start..end` in `vma` (`madvise_collapse()`).
+/// Collapses every PMD-aligned range of `start..end`, which lies in one VMA, synchronously
+/// (C: `madvise_collapse()`), ignoring the `max_ptes_*` limits.
 ///
-/// The caller holds the mmap read lock, which this version never drops.
-pub(crate) fn madvise_collapse(vma: &VmaRef, start: usize, end: usize) -> Result {
-    let pmd_order = thp::pmd_order();
-    let pmd_bit = 1usize.checked_shl(pmd_order).unwrap_or(0);
-    if thp::vma_allowable_orders(vma, vma.flags(), TvaType::ForcedCollapse, pmd_bit) == 0 {
-        return Err(EINVAL);
+/// `guard` is the caller's mmap read lock. It may be dropped and retaken on the way
+/// (`lock_dropped` then says so); the lock is held again when this returns, in the guard
+/// handed back.
+pub(crate) fn madvise_collapse<'a>(
+    mm: &'a MmWithUser,
+    guard: MmapReadGuard<'a>,
+    start: usize,
+    end: usize,
+    lock_dropped: &mut bool,
+) -> (Result, MmapReadGuard<'a>) {
+    let geo = Geometry::get();
+    let Some(vma) = guard.vma_lookup(start) else {
+        return (Err(EINVAL), guard);
+    };
+    if !daemon::collapse_possible(vma, vma.flags(), TvaType::ForcedCollapse) {
+        return (Err(EINVAL), guard);
     }
-    // A PMD's size is a power of two: align with a mask, no division or overflow to check.
-    let pmd_mask = !PAGE_SIZE
-        .checked_shl(pmd_order)
-        .unwrap_or(0)
-        .wrapping_sub(1);
-    let hend = end & pmd_mask;
-    match start.checked_add(!pmd_mask) {
-        Some(s) if s & pmd_mask < hend => Err(to_error(collapse_errno(ScanResult::Fail))),
-        _ => Ok(()),
+    let hstart = geo.align_up(start);
+    let mut hend = geo.align_down(end);
+    if hstart >= hend {
+        return (Ok(()), guard);
     }
+    let Ok(mut cc) = CollapseControl::new(false) else {
+        return (Err(ENOMEM), guard);
+    };
+    lru_add_drain_all();
+
+    let mut held = Some(guard);
+    let mut thps = 0usize;
+    let mut last_fail = ScanResult::Fail;
+    let mut addr = hstart;
+    while addr < hend {
+        let g = match held.take() {
+            Some(g) => g,
+            None => {
+                cond_resched();
+                let g = mm.mmap_read_lock();
+                *lock_dropped = true;
+                match revalidate_range(&g, addr, &mut hend, &geo) {
+                    Ok(()) => g,
+                    Err(r) => {
+                        last_fail = r;
+                        held = Some(g);
+                        break;
+                    }
+                }
+            }
+        };
+        let (result, back) = collapse::collapse_single_pmd(&mut cc, mm, g, addr);
+        held = back;
+        match result {
+            ScanResult::Succeed | ScanResult::PmdMapped => thps += 1,
+            // Failures specific to this range: try the next one.
+            ScanResult::NoPteTable
+            | ScanResult::PteNonPresent
+            | ScanResult::PteUffd
+            | ScanResult::LackReferencedPage
+            | ScanResult::PageNull
+            | ScanResult::PageCount
+            | ScanResult::PageLock
+            | ScanResult::PageCompound
+            | ScanResult::PageLru
+            | ScanResult::DelPageLru => last_fail = result,
+            _ => {
+                last_fail = result;
+                break;
+            }
+        }
+        addr = addr.saturating_add(geo.size);
+    }
+    // The caller expects the lock held on return.
+    let guard = match held {
+        Some(g) => g,
+        None => {
+            *lock_dropped = true;
+            mm.mmap_read_lock()
+        }
+    };
+    let wanted = hend
+        .saturating_sub(hstart)
+        .checked_div(geo.size)
+        .unwrap_or(0);
+    if thps == wanted {
+        (Ok(()), guard)
+    } else {
+        (Err(to_error(collapse_errno(last_fail))), guard)
+    }
+}
+
+/// After retaking the mmap lock: checks the VMA at `addr` still allows a PMD collapse and
+/// trims `hend` to it (C: the revalidation in `madvise_collapse()`).
+fn revalidate_range(
+    guard: &MmapReadGuard<'_>,
+    addr: usize,
+    hend: &mut usize,
+    geo: &Geometry,
+) -> core::result::Result<(), ScanResult> {
+    if collapse::exit_or_disabled(guard.mm()) {
+        return Err(ScanResult::AnyProcess);
+    }
+    let Some(vma) = guard.vma_lookup(addr) else {
+        return Err(ScanResult::VmaNull);
+    };
+    if !vma.thp_suitable_order(addr, geo.order) {
+        return Err(ScanResult::AddressRange);
+    }
+    let bit = 1usize.checked_shl(geo.order).unwrap_or(0);
+    if thp::vma_allowable_orders(vma, vma.flags(), TvaType::ForcedCollapse, bit) == 0 {
+        return Err(ScanResult::VmaCheck);
+    }
+    *hend = (*hend).min(geo.align_down(vma.end()));
+    Ok(())
 }

@@ -126,3 +126,18 @@ pub fn set_current_nice(nice: i32) {
     // CAST: Lossless, `nice` is within -20..=19.
     unsafe { bindings::set_user_nice(Task::current_raw(), nice as isize) };
 }
+
+/// Enters the refrigerator if the system is freezing (C's `try_to_freeze()`): a freezable
+/// thread that sleeps in a non-freezable wait calls it after each wakeup. Returns whether the
+/// thread was frozen.
+pub fn try_to_freeze() -> bool {
+    // SAFETY: Always allowed for the current task in sleepable context.
+    unsafe { bindings::try_to_freeze() }
+}
+
+/// Gives the CPU to another task if one should run (C's `cond_resched()`): long loops in
+/// kernel threads call it between steps.
+pub fn cond_resched() {
+    // SAFETY: Always allowed in sleepable context.
+    unsafe { bindings::cond_resched() }
+}

@@ -28,15 +28,9 @@ run() {
 	echo "@@end $name $?"
 }
 
-# Until the Rust kernel collapses, its MADV_COLLAPSE must fail with EINVAL.
-case $kernel in
-c) expect=collapse ;;
-*) expect=einval ;;
-esac
-
 run own/sysfs_knobs sh /bin/sysfs_knobs.sh
 run own/thread sh /bin/thread.sh
-run own/madv_collapse madv_collapse --expect $expect
+run own/madv_collapse madv_collapse --expect collapse
 
 # 7.3's own selftests: the peer suite.
 run peer/khugepaged:anon khugepaged khugepaged:anon

@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Scanning one PMD range of anonymous memory and collapsing it into a PMD-mapped THP
+//! (C: `collapse_scan_pmd()`, `collapse_huge_page()`, `__collapse_huge_page_isolate()`,
+//! `hugepage_vma_revalidate()`, `alloc_charge_folio()`).
+//!
+//! The scan runs under the mmap read lock and the page-table lock and decides whether the
+//! range is worth collapsing. The collapse then drops the mmap lock to allocate, retakes it
+//! for writing, checks everything again, and hands the page table to
+//! [`DetachedTable`], which either maps the new folio or puts every page back as it was.
+
+use crate::{
+    policy::{knobs::Knob, scan_result::ScanResult},
+    settings,
+};
+use kernel::{
+    alloc::KVec,
+    bindings,
+    mm::{
+        collapse::{
+            self, count_memcg_folio_event, count_mthp_stat, count_vm_event, trace, CopyError,
+            DetachedTable, MthpStat, SwapinError, VmEvent,
+        },
+        folio::{IsolateError, IsolatedFolios, NewFolio},
+        pgtable::{MmapLocked, PmdState},
+        thp::{self, TvaType},
+        virt::VmaRef,
+        Mm, MmWithUser, MmapReadGuard,
+    },
+    page::PAGE_SIZE,
+    prelude::*,
+};
+
+/// The size of a PMD mapping on this machine (a run-time value on powerpc).
+#[derive(Clone, Copy)]
+pub(crate) struct Geometry {
+    /// `HPAGE_PMD_ORDER`.
+    pub(crate) order: u32,
+    /// `HPAGE_PMD_NR`: PTEs per page table.
+    pub(crate) nr: usize,
+    /// `HPAGE_PMD_SIZE`.
+    pub(crate) size: usize,
+}
+
+impl Geometry {
+    pub(crate) fn get() -> Self {
+        let order = thp::pmd_order();
+        let nr = 1usize.checked_shl(order).unwrap_or(0);
+        Self {
+            order,
+            nr,
+            size: nr.saturating_mul(PAGE_SIZE),
+        }
+    }
+
+    /// Rounds `addr` down to a PMD boundary.
+    pub(crate) fn align_down(&self, addr: usize) -> usize {
+        addr & !self.size.wrapping_sub(1)
+    }
+
+    /// Rounds `addr` up to a PMD boundary (saturating at the top of the address space).
+    pub(crate) fn align_up(&self, addr: usize) -> usize {
+        match addr.checked_add(self.size.wrapping_sub(1)) {
+            Some(a) => self.align_down(a),
+            None => self.align_down(usize::MAX),
+        }
+    }
+}
+
+/// The state of one scan-and-collapse run: khugepaged keeps one for its life, each
+/// `MADV_COLLAPSE` call makes its own (C: `struct collapse_control`).
+pub(crate) struct CollapseControl {
+    /// khugepaged applies the `max_ptes_*` limits and the referenced checks; `MADV_COLLAPSE`
+    /// does not.
+    pub(crate) is_khugepaged: bool,
+    /// PTEs, PMDs and VMAs looked at, against `pages_to_scan`.
+    pub(crate) progress: u32,
+    /// Pages seen per NUMA node in the current range, to pick the node for the new folio.
+    node_load: KVec<u32>,
+    /// Preallocated room for the folios a collapse isolates.
+    isolated: IsolatedFolios,
+    geo: Geometry,
+}
+
+impl CollapseControl {
+    pub(crate) fn new(is_khugepaged: bool) -> Result<Self> {
+        let geo = Geometry::get();
+        Ok(Self {
+            is_khugepaged,
+            progress: 0,
+            node_load: KVec::from_elem(0u32, collapse::max_numnodes(), GFP_KERNEL)?,
+            isolated: IsolatedFolios::new(geo.nr, GFP_KERNEL)?,
+            geo,
+        })
+    }
+
+    pub(crate) fn geometry(&self) -> Geometry {
+        self.geo
+    }
+
+    fn tick(&mut self) {
+        self.progress = self.progress.saturating_add(1);
+    }
+
+    /// With `node_reclaim_mode` on, gives up on a range whose pages lie on nodes too far
+    /// apart for one local huge page (C: `collapse_scan_abort()`).
+    fn scan_abort(&self, nid: usize) -> bool {
+        if !collapse::node_reclaim_enabled() {
+            return false;
+        }
+        if self.node_load.get(nid).is_some_and(|&n| n != 0) {
+            return false;
+        }
+        self.node_load.iter().enumerate().any(|(other, &load)| {
+            // CAST: Node ids are below `MAX_NUMNODES`.
+            load != 0 && collapse::node_too_far(nid as i32, other as i32)
+        })
+    }
+
+    /// The first node with the most pages of the range (C: `collapse_find_target_node()`).
+    fn target_node(&self) -> i32 {
+        let mut best = 0;
+        let mut max = 0;
+        for (nid, &load) in self.node_load.iter().enumerate() {
+            if load > max {
+                max = load;
+                best = nid;
+            }
+        }
+        // CAST: Node ids are below `MAX_NUMNODES`.
+        best as i32
+    }
+}
+
+/// The `max_ptes_none` limit for a collapse to `order` (C: `collapse_max_ptes_none()`).
+fn max_ptes_none(cc: &CollapseControl, uffd_armed: bool) -> u32 {
+    if uffd_armed {
+        return 0;
+    }
+    if !cc.is_khugepaged {
+        // MADV_COLLAPSE: any number of empty or zero-page PTEs.
+        return u32::try_from(cc.geo.nr).unwrap_or(u32::MAX);
+    }
+    settings::get(Knob::MaxPtesNone)
+}
+
+/// The `max_ptes_shared` limit (C: `collapse_max_ptes_shared()`) at PMD order.
+fn max_ptes_shared(cc: &CollapseControl) -> u32 {
+    if !cc.is_khugepaged {
+        return u32::try_from(cc.geo.nr).unwrap_or(u32::MAX);
+    }
+    settings::get(Knob::MaxPtesShared)
+}
+
+/// The `max_ptes_swap` limit (C: `collapse_max_ptes_swap()`) at PMD order.
+fn max_ptes_swap(cc: &CollapseControl) -> u32 {
+    if !cc.is_khugepaged {
+        return u32::try_from(cc.geo.nr).unwrap_or(u32::MAX);
+    }
+    settings::get(Knob::MaxPtesSwap)
+}
+
+fn tva(cc: &CollapseControl) -> TvaType {
+    if cc.is_khugepaged {
+        TvaType::Khugepaged
+    } else {
+        TvaType::ForcedCollapse
+    }
+}
+
+/// Counts a PMD-order scan event both in `/proc/vmstat` and in the PMD size's stats.
+fn count_pmd_event(geo: Geometry, event: VmEvent, stat: MthpStat) {
+    count_vm_event(event);
+    count_mthp_stat(geo.order, stat);
+}
+
+/// The outcome of scanning one PMD range.
+struct ScanStats {
+    referenced: u32,
+    none_or_zero: u32,
+    unmapped: u32,
+    failed_pfn: Option<usize>,
+}
+
+/// Scans the PMD range at `addr` (PMD-aligned, inside an eligible anonymous VMA) and, if it
+/// qualifies, collapses it (C: `collapse_scan_pmd()`).
+///
+/// Returns the result and the mmap read lock if it is still held: the collapse drops it.
+pub(crate) fn scan_pmd<'a>(
+    cc: &mut CollapseControl,
+    mm: &'a MmWithUser,
+    guard: MmapReadGuard<'a>,
+    addr: usize,
+) -> (ScanResult, Option<MmapReadGuard<'a>>) {
+    let mut stats = ScanStats {
+        referenced: 0,
+        none_or_zero: 0,
+        unmapped: 0,
+        failed_pfn: None,
+    };
+    let result = scan_ptes(cc, &guard, addr, &mut stats);
+    trace::scan_pmd(
+        mm,
+        stats.failed_pfn,
+        stats.referenced,
+        stats.none_or_zero,
+        result as i32,
+        stats.unmapped,
+    );
+    if result != ScanResult::Succeed {
+        return (result, Some(guard));
+    }
+    // The allocation may reclaim and compact: never under the mmap lock.
+    drop(guard);
+    let result = collapse_huge_page(cc, mm, addr, stats.referenced, stats.unmapped);
+    (result, None)
+}
+
+fn scan_ptes(
+    cc: &mut CollapseControl,
+    guard: &MmapReadGuard<'_>,
+    addr: usize,
+    stats: &mut ScanStats,
+) -> ScanResult {
+    let geo = cc.geo;
+    let Some(vma) = guard.vma_lookup(addr) else {
+        return ScanResult::VmaNull;
+    };
+    let max_shared = max_ptes_shared(cc);
+    let max_swap = max_ptes_swap(cc);
+    let max_none = max_ptes_none(cc, vma.userfaultfd_armed());
+    let Some(pmd) = guard.find_pmd(addr) else {
+        cc.tick();
+        return ScanResult::NoPteTable;
+    };
+    match pmd.state() {
+        PmdState::Table => {}
+        PmdState::NoTable => {
+            cc.tick();
+            return ScanResult::NoPteTable;
+        }
+        PmdState::Huge => {
+            cc.tick();
+            return ScanResult::PmdMapped;
+        }
+    }
+    cc.node_load.iter_mut().for_each(|n| *n = 0);
+    let Some(ptes) = pmd.lock_ptes(addr, geo.nr) else {
+        cc.tick();
+        return ScanResult::NoPteTable;
+    };
+    let mut shared = 0u32;
+    for i in 0..ptes.len() {
+        let Some(pte) = ptes.get(i) else { break };
+        let pte_addr = addr.wrapping_add(i.wrapping_mul(PAGE_SIZE));
+        cc.tick();
+        if pte.is_none_or_zero() {
+            stats.none_or_zero += 1;
+            if stats.none_or_zero > max_none {
+                count_pmd_event(geo, VmEvent::ExceedNonePte, MthpStat::ExceedNone);
+                return ScanResult::ExceedNonePte;
+            }
+            continue;
+        }
+        if !pte.is_present() {
+            stats.unmapped += 1;
+            if stats.unmapped > max_swap {
+                count_pmd_event(geo, VmEvent::ExceedSwapPte, MthpStat::ExceedSwap);
+                return ScanResult::ExceedSwapPte;
+            }
+            // Always strict with uffd-wp swap entries: the new PMD could not carry them.
+            if pte.is_swap_uffd() {
+                return ScanResult::PteUffd;
+            }
+            continue;
+        }
+        if pte.is_uffd() {
+            return ScanResult::PteUffd;
+        }
+        let Some(folio) = ptes.folio(vma, i, pte) else {
+            return ScanResult::PageNull;
+        };
+        // A clean lazyfree folio is about to be discarded: collapsing it would make it
+        // dirty and keep it. VM_DROPPABLE VMAs keep the property across a collapse.
+        if cc.is_khugepaged && !vma.is_droppable() && folio.is_lazyfree() && !pte.is_dirty() {
+            stats.failed_pfn = Some(folio.pfn());
+            return ScanResult::PageLazyfree;
+        }
+        if !folio.is_anon() {
+            stats.failed_pfn = Some(folio.pfn());
+            return ScanResult::PageAnon;
+        }
+        // A page counts as shared if any part of its folio is.
+        if folio.maybe_mapped_shared() {
+            shared += 1;
+            if shared > max_shared {
+                stats.failed_pfn = Some(folio.pfn());
+                count_pmd_event(geo, VmEvent::ExceedSharedPte, MthpStat::ExceedShared);
+                return ScanResult::ExceedSharedPte;
+            }
+        }
+        let nid = usize::try_from(folio.nid()).unwrap_or(0);
+        if cc.scan_abort(nid) {
+            stats.failed_pfn = Some(folio.pfn());
+            return ScanResult::ScanAbort;
+        }
+        if let Some(load) = cc.node_load.get_mut(nid) {
+            *load = load.saturating_add(1);
+        }
+        if !folio.is_lru() {
+            stats.failed_pfn = Some(folio.pfn());
+            return ScanResult::PageLru;
+        }
+        if folio.is_locked() {
+            stats.failed_pfn = Some(folio.pfn());
+            return ScanResult::PageLock;
+        }
+        // Racy here; isolation checks again under the locks.
+        if folio.has_extra_refs() {
+            stats.failed_pfn = Some(folio.pfn());
+            return ScanResult::PageCount;
+        }
+        if cc.is_khugepaged
+            && (folio.is_young_or_referenced()
+                || pte.is_young()
+                || guard.mm().notifier_test_young(pte_addr))
+        {
+            stats.referenced += 1;
+        }
+    }
+    // khugepaged wants some sign of use, and more of it when pages must be swapped in.
+    let half = u32::try_from(geo.nr / 2).unwrap_or(u32::MAX);
+    if cc.is_khugepaged
+        && (stats.referenced == 0 || (stats.unmapped > 0 && stats.referenced < half))
+    {
+        ScanResult::LackReferencedPage
+    } else {
+        ScanResult::Succeed
+    }
+}
+
+/// Finds the VMA at `addr` again after the mmap lock was dropped and checks it can still take
+/// a THP of `order` there (C: `hugepage_vma_revalidate()`).
+fn revalidate<'g>(
+    guard: &'g impl MmapLocked,
+    cc: &CollapseControl,
+    addr: usize,
+    expect_anon: bool,
+    order: u32,
+) -> Result<&'g VmaRef, ScanResult> {
+    if exit_or_disabled(guard.mm()) {
+        return Err(ScanResult::AnyProcess);
+    }
+    let vma = match guard.find_vma(addr) {
+        Some(vma) if vma.start() <= addr => vma,
+        // `find_vma()` may return a VMA above `addr`; C then fails the range check.
+        Some(_) => return Err(ScanResult::AddressRange),
+        None => return Err(ScanResult::VmaNull),
+    };
+    // The whole PMD must lie in this VMA: another VMA sharing the page table could race.
+    if !vma.thp_suitable_order(addr, cc.geo.order) {
+        return Err(ScanResult::AddressRange);
+    }
+    let bit = 1usize.checked_shl(order).unwrap_or(0);
+    if thp::vma_allowable_orders(vma, vma.flags(), tva(cc), bit) == 0 {
+        return Err(ScanResult::VmaCheck);
+    }
+    if expect_anon && (!vma.has_anon_vma() || !vma.is_anonymous()) {
+        return Err(ScanResult::PageAnon);
+    }
+    Ok(vma)
+}
+
+/// Whether the mm is exiting or THP was disabled for all of it (C:
+/// `collapse_test_exit_or_disable()`).
+pub(crate) fn exit_or_disabled(mm: &Mm) -> bool {
+    mm.users_gone() || mm.test_flag(collapse::MmFlag::DisableThpCompletely)
+}
+
+/// Allocates and charges the new folio (C: `alloc_charge_folio()`).
+fn alloc_charge_folio(
+    cc: &CollapseControl,
+    mm: &MmWithUser,
+    order: u32,
+) -> Result<NewFolio, ScanResult> {
+    let gfp = if !cc.is_khugepaged || thp::flag(thp::Flag::DefragKhugepaged) {
+        bindings::GFP_TRANSHUGE
+    } else {
+        bindings::GFP_TRANSHUGE_LIGHT
+    };
+    let Some(folio) = NewFolio::alloc(gfp, order, cc.target_node()) else {
+        count_pmd_event(
+            cc.geo,
+            VmEvent::CollapseAllocFailed,
+            MthpStat::CollapseAllocFailed,
+        );
+        return Err(ScanResult::AllocHugePageFail);
+    };
+    count_pmd_event(cc.geo, VmEvent::CollapseAlloc, MthpStat::CollapseAlloc);
+    if folio.charge(mm, gfp).is_err() {
+        return Err(ScanResult::CgroupChargeFail);
+    }
+    count_memcg_folio_event(folio.folio(), VmEvent::CollapseAlloc);
+    Ok(folio)
+}
+
+/// Collapses the PMD range at `addr` into a new THP. Called and returns without the mmap
+/// lock (C: `collapse_huge_page()`).
+fn collapse_huge_page(
+    cc: &mut CollapseControl,
+    mm: &MmWithUser,
+    addr: usize,
+    referenced: u32,
+    unmapped: u32,
+) -> ScanResult {
+    let order = cc.geo.order;
+    let result = match collapse_locked(cc, mm, addr, referenced, unmapped) {
+        Ok(()) => ScanResult::Succeed,
+        Err(r) => r,
+    };
+    trace::collapse_huge_page(mm, result == ScanResult::Succeed, result as i32, order);
+    result
+}
+
+fn collapse_locked(
+    cc: &mut CollapseControl,
+    mm: &MmWithUser,
+    addr: usize,
+    referenced: u32,
+    unmapped: u32,
+) -> Result<(), ScanResult> {
+    let geo = cc.geo;
+    let order = geo.order;
+    // Dropped last on every path, after the locks, as C puts it.
+    let folio = alloc_charge_folio(cc, mm, order)?;
+    if folio.alloc_deferred().is_err() {
+        return Err(ScanResult::AllocHugePageFail);
+    }
+
+    let guard = mm.mmap_read_lock();
+    let pmd_id = {
+        revalidate(&guard, cc, addr, true, order)?;
+        let pmd = guard.find_pmd(addr).ok_or(ScanResult::NoPteTable)?;
+        match pmd.state() {
+            PmdState::Table => pmd.id(),
+            PmdState::NoTable => return Err(ScanResult::NoPteTable),
+            PmdState::Huge => return Err(ScanResult::PmdMapped),
+        }
+    };
+    let guard = if unmapped > 0 {
+        match collapse::swap_in(guard, addr, geo.nr, true) {
+            Ok((guard, swapped_in)) => {
+                trace::collapse_huge_page_swapin(
+                    mm,
+                    swapped_in,
+                    referenced,
+                    ScanResult::Succeed as i32,
+                    order,
+                );
+                guard
+            }
+            Err((err, swapped_in)) => {
+                let r = match err {
+                    SwapinError::NoTable => ScanResult::NoPteTable,
+                    SwapinError::Retry => ScanResult::PageLock,
+                    SwapinError::Fault => ScanResult::Fail,
+                    SwapinError::FoundSwap => ScanResult::ExceedSwapPte,
+                };
+                trace::collapse_huge_page_swapin(mm, swapped_in, referenced, r as i32, order);
+                return Err(r);
+            }
+        }
+    } else {
+        guard
+    };
+    drop(guard);
+
+    // Keep page faults, GUP (but GUP-fast) and rmap away from the page table from here on.
+    let wguard = mm.mmap_write_lock();
+    let vma = revalidate(&wguard, cc, addr, true, order)?;
+    wguard.vma_start_write(vma);
+    let pmd = wguard.find_pmd(addr).ok_or(ScanResult::NoPteTable)?;
+    match pmd.state() {
+        PmdState::Table => {}
+        PmdState::NoTable => return Err(ScanResult::NoPteTable),
+        PmdState::Huge => return Err(ScanResult::PmdMapped),
+    }
+    if pmd.id() != pmd_id {
+        return Err(ScanResult::Fail);
+    }
+    let anon_lock = wguard.lock_anon_vma(vma).ok_or(ScanResult::PageAnon)?;
+    let uffd = vma.userfaultfd_armed();
+    let Some(mut table) =
+        DetachedTable::detach(&wguard, vma, pmd, addr, geo.nr, geo.nr, &mut cc.isolated)
+    else {
+        return Err(ScanResult::NoPteTable);
+    };
+    let limits = IsolateLimits {
+        is_khugepaged: cc.is_khugepaged,
+        max_none: if uffd {
+            0
+        } else if cc.is_khugepaged {
+            settings::get(Knob::MaxPtesNone)
+        } else {
+            u32::MAX
+        },
+        max_shared: if cc.is_khugepaged {
+            settings::get(Knob::MaxPtesShared)
+        } else {
+            u32::MAX
+        },
+        droppable: vma.is_droppable(),
+        order,
+    };
+    // On failure `table` is dropped first: the PMD is restored, then the pages released,
+    // then the anon_vma and mmap locks dropped.
+    isolate(&mut table, mm, &limits)?;
+    table.unlock();
+    // Every page is isolated and locked: rmap cannot reach them any more.
+    drop(anon_lock);
+    let copied = match table.copy_into(folio) {
+        Ok(copied) => copied,
+        Err((CopyError::MachineCheck, _folio)) => return Err(ScanResult::CopyMc),
+        Err((CopyError::Mismatch, _folio)) => return Err(ScanResult::Fail),
+    };
+    table.commit_pmd(copied).map_err(|_| ScanResult::Fail)
+}
+
+/// The limits isolation applies, read once before the page table is taken out.
+struct IsolateLimits {
+    is_khugepaged: bool,
+    max_none: u32,
+    max_shared: u32,
+    droppable: bool,
+    order: u32,
+}
+
+/// Checks every PTE of the detached table again and isolates the pages
+/// (C: `__collapse_huge_page_isolate()`).
+fn isolate(
+    table: &mut DetachedTable<'_>,
+    mm: &MmWithUser,
+    limits: &IsolateLimits,
+) -> Result<(), ScanResult> {
+    let geo = Geometry::get();
+    let mut none_or_zero = 0u32;
+    let mut shared = 0u32;
+    let mut referenced = 0u32;
+    let mut last: Option<usize> = None;
+    let mut result = ScanResult::Succeed;
+    for i in 0..table.len() {
+        let Some(pte) = table.pte(i) else { break };
+        if pte.is_none_or_zero() {
+            none_or_zero += 1;
+            if none_or_zero > limits.max_none {
+                count_pmd_event(geo, VmEvent::ExceedNonePte, MthpStat::ExceedNone);
+                result = ScanResult::ExceedNonePte;
+                break;
+            }
+            continue;
+        }
+        if !pte.is_present() {
+            result = ScanResult::PteNonPresent;
+            break;
+        }
+        if pte.is_uffd() {
+            result = ScanResult::PteUffd;
+            break;
+        }
+        let Some(folio) = table.folio(i) else {
+            result = ScanResult::PageNull;
+            break;
+        };
+        last = Some(i);
+        if limits.is_khugepaged && !limits.droppable && folio.is_lazyfree() && !pte.is_dirty() {
+            result = ScanResult::PageLazyfree;
+            break;
+        }
+        if folio.maybe_mapped_shared() {
+            shared += 1;
+            if shared > limits.max_shared {
+                count_pmd_event(geo, VmEvent::ExceedSharedPte, MthpStat::ExceedShared);
+                result = ScanResult::ExceedSharedPte;
+                break;
+            }
+        }
+        let young = folio.is_young_or_referenced() || pte.is_young();
+        match table.isolate(i) {
+            Ok(_) => {}
+            Err(IsolateError::Lock) => {
+                result = ScanResult::PageLock;
+                break;
+            }
+            Err(IsolateError::Count) => {
+                result = ScanResult::PageCount;
+                break;
+            }
+            Err(IsolateError::Lru) => {
+                result = ScanResult::DelPageLru;
+                break;
+            }
+        }
+        if limits.is_khugepaged && (young || mm.notifier_test_young(table.addr(i))) {
+            referenced += 1;
+        }
+    }
+    if result == ScanResult::Succeed && limits.is_khugepaged && referenced == 0 {
+        result = ScanResult::LackReferencedPage;
+    }
+    // The table is still detached, so the last folio looked at is still mapped by it.
+    trace::collapse_huge_page_isolate(
+        last.and_then(|i| table.folio(i)),
+        none_or_zero,
+        referenced,
+        result as i32,
+        limits.order,
+    );
+    if result == ScanResult::Succeed {
+        Ok(())
+    } else {
+        Err(result)
+    }
+}
+
+/// Collapses the PMD at `addr` of an eligible VMA, through whichever path its memory type
+/// takes; only anonymous memory is collapsed so far (C: `collapse_single_pmd()`).
+pub(crate) fn collapse_single_pmd<'a>(
+    cc: &mut CollapseControl,
+    mm: &'a MmWithUser,
+    guard: MmapReadGuard<'a>,
+    addr: usize,
+) -> (ScanResult, Option<MmapReadGuard<'a>>) {
+    let anon = guard.vma_lookup(addr).is_some_and(|vma| vma.is_anonymous());
+    if !anon {
+        return (ScanResult::Fail, Some(guard));
+    }
+    let (result, guard) = scan_pmd(cc, mm, guard, addr);
+    if cc.is_khugepaged && result == ScanResult::Succeed {
+        settings::PAGES_COLLAPSED.fetch_add(1, kernel::sync::atomic::Relaxed);
+    }
+    (result, guard)
+}
