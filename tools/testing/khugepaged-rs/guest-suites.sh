@@ -31,6 +31,8 @@ run() {
 run own/sysfs_knobs sh /bin/sysfs_knobs.sh
 run own/thread sh /bin/thread.sh
 run own/madv_collapse madv_collapse --expect collapse
+run own/collapse_contents collapse_contents
+run own/collapse_races collapse_races
 
 # 7.3's own selftests: the peer suite.
 run peer/khugepaged:anon khugepaged khugepaged:anon

@@ -7,16 +7,6 @@
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
-/*
- * Saves the current value of a sysfs setting (the bracketed word of
- * "a [b] c" files, else the text read) and writes value; 0, or -1 with errno
- * set.  Saved settings are written back, newest first, by restore_settings().
- */
-int set_setting(const char *path, const char *value);
-void restore_settings(void);
-/* Runs restore_settings() at exit, and on SIGINT or SIGTERM. */
-void restore_settings_at_exit(void);
-
 #endif
 
 /* Reads a (sysfs) file into buf, NUL-terminated; 0 or -1. */

@@ -38,6 +38,7 @@
 #include "kselftest.h"
 
 #include "guest_util.h"
+#include "thp_util.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -46,166 +47,7 @@
 #define SYS_process_madvise 440
 #endif
 
-#define KPF_COMPOUND_HEAD	15
-#define KPF_COMPOUND_TAIL	16
-#define KPF_THP			22
-#define PM_PRESENT		(1ULL << 63)
-#define PM_PFN_MASK		((1ULL << 55) - 1)
-
-#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
-
-static size_t page_size, pmd_size, pmd_nr;
 static bool expect_collapse;
-
-/* ------------------------------------------------ THP settings */
-
-static void set_mode(const char *path, const char *mode)
-{
-	if (set_setting(path, mode))
-		ksft_print_msg("cannot set %s to %s: %s\n", path, mode,
-			       strerror(errno));
-}
-
-static void setup_thp(void)
-{
-	glob_t g;
-	size_t i;
-
-	restore_settings_at_exit();
-	set_mode(THP_DIR "/enabled", "madvise");
-	if (glob(THP_DIR "/hugepages-*kB/enabled", 0, NULL, &g) == 0) {
-		for (i = 0; i < g.gl_pathc; i++)
-			set_mode(g.gl_pathv[i], "never");
-		globfree(&g);
-	}
-}
-
-/* ------------------------------------------------ memory helpers */
-
-/*
- * A read-write anonymous mapping of len bytes at a PMD-aligned address,
- * fenced on both sides by PROT_NONE so that it can never merge with another
- * VMA: smaps statistics are per VMA.
- */
-struct region {
-	char *base;		/* whole reservation, for munmap */
-	size_t total;
-	char *p;		/* the aligned, writable part */
-	size_t len;
-};
-
-static int map_region(struct region *r, size_t len)
-{
-	uintptr_t a;
-
-	r->total = len + 2 * pmd_size;
-	r->base = mmap(NULL, r->total, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r->base == MAP_FAILED)
-		return -1;
-	a = ((uintptr_t)r->base + page_size + pmd_size - 1) & ~(pmd_size - 1);
-	r->p = mmap((void *)a, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (r->p == MAP_FAILED) {
-		munmap(r->base, r->total);
-		return -1;
-	}
-	r->len = len;
-	return 0;
-}
-
-static void unmap_region(struct region *r)
-{
-	munmap(r->base, r->total);
-}
-
-/* Every 8-byte word holds its offset xor a per-test seed. */
-static void fill(char *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = (uint64_t *)p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		w[i] = (i * 8) ^ seed;
-}
-
-static bool intact(char *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = (uint64_t *)p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++) {
-		if (w[i] != ((i * 8) ^ seed)) {
-			ksft_print_msg("data corrupted at offset %#zx: %#llx, expected %#llx\n",
-				       i * 8, (unsigned long long)w[i],
-				       (unsigned long long)((i * 8) ^ seed));
-			return false;
-		}
-	}
-	return true;
-}
-
-static int pagemap_fd = -1, kpageflags_fd = -1;
-
-/*
- * PFNs of n pages from addr.  Returns 0, -1 if PFNs cannot be seen (not
- * root, no pagemap), or 1 if some page is not present.
- */
-static int get_pfns(char *addr, size_t n, uint64_t *pfns)
-{
-	size_t i;
-
-	if (pagemap_fd < 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		uint64_t e;
-		off_t off = (uintptr_t)(addr + i * page_size) / page_size * 8;
-
-		if (pread(pagemap_fd, &e, 8, off) != 8)
-			return -1;
-		if (!(e & PM_PRESENT))
-			return 1;
-		pfns[i] = e & PM_PFN_MASK;
-		if (!pfns[i])
-			return -1;	/* PFNs hidden without CAP_SYS_ADMIN */
-	}
-	return 0;
-}
-
-/*
- * Is [addr, addr + pmd_size) one PMD-order THP according to kpageflags?
- * 1 = yes, 0 = no, -1 = cannot tell.
- */
-static int kpf_pmd_thp(char *addr)
-{
-	uint64_t *pfns = calloc(pmd_nr, sizeof(*pfns));
-	int ret = 1, r;
-	size_t i;
-
-	if (!pfns)
-		return -1;
-	r = get_pfns(addr, pmd_nr, pfns);
-	if (r || kpageflags_fd < 0) {
-		ret = r == 1 ? 0 : -1;
-		goto out;
-	}
-	if (pfns[0] % pmd_nr) {
-		ret = 0;
-		goto out;
-	}
-	for (i = 0; i < pmd_nr && ret == 1; i++) {
-		uint64_t fl, want = 1ULL << KPF_THP;
-
-		want |= 1ULL << (i ? KPF_COMPOUND_TAIL : KPF_COMPOUND_HEAD);
-		if (pread(kpageflags_fd, &fl, 8, pfns[i] * 8) != 8)
-			ret = -1;
-		else if (pfns[i] != pfns[0] + i || (fl & want) != want)
-			ret = 0;
-	}
-out:
-	free(pfns);
-	return ret;
-}
 
 /* ------------------------------------------------ tests */
 
@@ -369,8 +211,6 @@ static void test_unmapped(void)
 
 int main(int argc, char **argv)
 {
-	char buf[64];
-
 	ksft_print_header();
 	if (argc != 3 || strcmp(argv[1], "--expect") ||
 	    (strcmp(argv[2], "collapse") && strcmp(argv[2], "einval")))
@@ -378,20 +218,12 @@ int main(int argc, char **argv)
 				   argv[0]);
 	expect_collapse = !strcmp(argv[2], "collapse");
 
-	if (read_file(THP_DIR "/hpage_pmd_size", buf, sizeof(buf)))
-		ksft_exit_skip("no %s/hpage_pmd_size: no THP support\n", THP_DIR);
-	pmd_size = strtoul(buf, NULL, 10);
-	page_size = sysconf(_SC_PAGESIZE);
-	if (!pmd_size || pmd_size % page_size)
-		ksft_exit_fail_msg("bad hpage_pmd_size %zu\n", pmd_size);
-	pmd_nr = pmd_size / page_size;
+	thp_util_init();
 	ksft_print_msg("expecting %s; hpage_pmd_size=%zu page_size=%zu HPAGE_PMD_NR=%zu\n",
 		       argv[2], pmd_size, page_size, pmd_nr);
 
 	ksft_set_plan(4);
 	setup_thp();
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
-	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
 	pidfd = syscall(SYS_pidfd_open, getpid(), 0);
 	pidfd_errno = errno;
 
