@@ -198,9 +198,7 @@ pub unsafe extern "C" fn madvise_collapse(
     // SAFETY: The caller holds the read lock and lets us drop and retake it.
     let guard = unsafe { mm.adopt_mmap_read_lock() };
     let mut dropped = false;
-    // CAST: `unsigned long` and `usize` are the same width on every Linux architecture.
-    let (result, guard) =
-        madvise::madvise_collapse(mm, guard, start as usize, end as usize, &mut dropped);
+    let (result, guard) = madvise::madvise_collapse(mm, guard, start, end, &mut dropped);
     // The lock goes back to the caller, held.
     core::mem::forget(guard);
     if dropped {

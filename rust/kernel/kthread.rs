@@ -58,7 +58,7 @@ impl<T: ThreadFn> Kthread<T> {
                 Some(thread_entry::<T>),
                 core::ptr::null_mut(),
                 bindings::NUMA_NO_NODE,
-                c"%s".as_ptr().cast(),
+                c"%s".as_char_ptr(),
                 name.as_char_ptr(),
             )
         })?;

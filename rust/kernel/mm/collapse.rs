@@ -655,10 +655,11 @@ impl<'a> DetachedTable<'a> {
             // SAFETY: `page` is mapped by the entry.
             let folio = unsafe { bindings::page_folio(page) };
             let left = self.nr - i;
-            // SAFETY: The folio is isolated and locked by us; batching stays within the
-            // remaining entries.
+            // SAFETY: The folio is isolated and locked by us.
             let nr_ptes = if unsafe { bindings::folio_test_large(folio) } {
                 // CAST: At most `pmd_nr`, far below `u32::MAX`.
+                // SAFETY: `ptep` and the `left` entries after it lie in our mapped table, and
+                // `pte` is the value of the first.
                 let n = unsafe { bindings::folio_pte_batch(folio, ptep, pte.0, left as u32) };
                 (n as usize).clamp(1, left)
             } else {
