@@ -18,12 +18,12 @@ ifneq ($(CLIPPY),)
 export KMAKE_EXTRA += CLIPPY=1
 endif
 
-.PHONY: help deps source kernel kernel-c guest-programs host-test rustfmt rustfmtcheck run check \
-	clean distclean
+.PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core rustfmt \
+	rustfmtcheck run check clean distclean
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: deps source kernel kernel-c guest-programs host-test clean distclean"
+	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core clean distclean"
 
 deps:
 	$(VM)/install-deps $(ARCH)
@@ -40,9 +40,17 @@ kernel-c:
 guest-programs:
 	$(VM)/build-selftests
 
-host-test:
+# The policy core's host tests (unit and property tests); `make check` runs them first.
+test-core:
 	CARGO_TARGET_DIR=$(BUILD_DIR)/cargo-target \
 		cargo test --locked --manifest-path tools/khugepaged-rs/policy/Cargo.toml
+
+host-test: test-core
+
+# The policy core's timings (optimised build): figures only, never part of `make check`.
+bench-core:
+	CARGO_TARGET_DIR=$(BUILD_DIR)/cargo-target \
+		cargo bench --locked --manifest-path tools/khugepaged-rs/policy/Cargo.toml --bench policy
 
 rustfmt:
 	$(VM)/rustfmt-check --fix
