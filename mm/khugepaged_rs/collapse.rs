@@ -10,7 +10,12 @@
 //! [`DetachedTable`], which either maps the new folio or puts every page back as it was.
 
 use crate::{
-    policy::{knobs::Knob, scan_result::ScanResult},
+    daemon,
+    policy::{
+        knobs::Knob,
+        order::{Planner, PmdScan},
+        scan_result::ScanResult,
+    },
     settings,
 };
 use kernel::{
@@ -29,6 +34,7 @@ use kernel::{
     },
     page::PAGE_SIZE,
     prelude::*,
+    sync::atomic::{Atomic, Relaxed},
 };
 
 /// The size of a PMD mapping on this machine (a run-time value on powerpc).
@@ -79,6 +85,11 @@ pub(crate) struct CollapseControl {
     node_load: KVec<u32>,
     /// Preallocated room for the folios a collapse isolates.
     isolated: IsolatedFolios,
+    /// Per PTE of the range scanned last: occupied (not none, not the zero page), swapped
+    /// out, mapping a shared page. The order selector plans mTHP collapses from them.
+    present: KVec<u64>,
+    swap: KVec<u64>,
+    shared: KVec<u64>,
     geo: Geometry,
 }
 
@@ -90,6 +101,9 @@ impl CollapseControl {
             progress: 0,
             node_load: KVec::from_elem(0u32, collapse::max_numnodes(), GFP_KERNEL)?,
             isolated: IsolatedFolios::new(geo.nr, GFP_KERNEL)?,
+            present: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
+            swap: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
+            shared: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
             geo,
         })
     }
@@ -132,7 +146,7 @@ impl CollapseControl {
     }
 }
 
-/// The `max_ptes_none` limit for a collapse to `order` (C: `collapse_max_ptes_none()`).
+/// The PMD-order `max_ptes_none` limit of a scan (C: `collapse_max_ptes_none()`).
 fn max_ptes_none(cc: &CollapseControl, uffd_armed: bool) -> u32 {
     if uffd_armed {
         return 0;
@@ -142,6 +156,43 @@ fn max_ptes_none(cc: &CollapseControl, uffd_armed: bool) -> u32 {
         return u32::try_from(cc.geo.nr).unwrap_or(u32::MAX);
     }
     settings::get(Knob::MaxPtesNone)
+}
+
+/// Set once the unsupported-`max_ptes_none` warning was printed.
+static NONE_WARNED: Atomic<u32> = Atomic::new(0);
+
+/// Warns, once, that mTHP collapse treats `max_ptes_none` other than 0 or `HPAGE_PMD_NR - 1`
+/// as 0 (7.3's message).
+fn warn_max_ptes_none(geo: Geometry) {
+    if NONE_WARNED.xchg(1, Relaxed) == 0 {
+        pr_warn!(
+            "mTHP collapse does not support max_ptes_none values other than 0 or {}, defaulting to 0.\n",
+            geo.nr.saturating_sub(1)
+        );
+    }
+}
+
+/// The `max_ptes_none` limit for a collapse to `order` (C: `collapse_max_ptes_none()`):
+/// below the PMD order only 0 and `HPAGE_PMD_NR - 1` (scaled to the order) are supported.
+fn max_ptes_none_order(is_khugepaged: bool, uffd_armed: bool, geo: Geometry, order: u32) -> u32 {
+    if uffd_armed {
+        return 0;
+    }
+    if !is_khugepaged {
+        return u32::MAX;
+    }
+    let value = settings::get(Knob::MaxPtesNone);
+    if order == geo.order {
+        return value;
+    }
+    let limit = u32::try_from(geo.nr.saturating_sub(1)).unwrap_or(u32::MAX);
+    if value == limit {
+        return 1u32.checked_shl(order).unwrap_or(0).saturating_sub(1);
+    }
+    if value != 0 {
+        warn_max_ptes_none(geo);
+    }
+    0
 }
 
 /// The `max_ptes_shared` limit (C: `collapse_max_ptes_shared()`) at PMD order.
@@ -170,12 +221,31 @@ fn tva(cc: &CollapseControl) -> TvaType {
 
 /// Counts a PMD-order scan event both in `/proc/vmstat` and in the PMD size's stats.
 fn count_pmd_event(geo: Geometry, event: VmEvent, stat: MthpStat) {
-    count_vm_event(event);
-    count_mthp_stat(geo.order, stat);
+    count_collapse_event(geo, geo.order, event, stat);
+}
+
+/// Counts a collapse event of `order`: in `/proc/vmstat` for the PMD order only, in the
+/// size's own stats always (C: `count_collapse_event()`).
+fn count_collapse_event(geo: Geometry, order: u32, event: VmEvent, stat: MthpStat) {
+    if order == geo.order {
+        count_vm_event(event);
+    }
+    count_mthp_stat(order, stat);
+}
+
+/// Sets bit `i` of a bitmap.
+fn set_bit(map: &mut [u64], i: usize) {
+    if let Some(w) = map.get_mut(i / 64) {
+        *w |= 1u64 << (i % 64);
+    }
 }
 
 /// The outcome of scanning one PMD range.
 struct ScanStats {
+    /// The orders khugepaged may collapse this VMA to (bit n = order n).
+    enabled_orders: usize,
+    /// Whether userfaultfd tracks the VMA: no empty PTE may be filled.
+    uffd_armed: bool,
     referenced: u32,
     none_or_zero: u32,
     unmapped: u32,
@@ -193,6 +263,8 @@ pub(crate) fn scan_pmd<'a>(
     addr: usize,
 ) -> (ScanResult, Option<MmapReadGuard<'a>>) {
     let mut stats = ScanStats {
+        uffd_armed: false,
+        enabled_orders: 0,
         referenced: 0,
         none_or_zero: 0,
         unmapped: 0,
@@ -212,7 +284,12 @@ pub(crate) fn scan_pmd<'a>(
     }
     // The allocation may reclaim and compact: never under the mmap lock.
     drop(guard);
-    let result = collapse_huge_page(cc, mm, addr, stats.referenced, stats.unmapped);
+    let pmd_bit = 1usize.checked_shl(cc.geo.order).unwrap_or(0);
+    let result = if stats.enabled_orders == pmd_bit {
+        collapse_huge_page(cc, mm, addr, stats.referenced, stats.unmapped, cc.geo.order)
+    } else {
+        mthp_collapse(cc, mm, addr, &stats)
+    };
     (result, None)
 }
 
@@ -228,7 +305,8 @@ fn scan_ptes(
     };
     let max_shared = max_ptes_shared(cc);
     let max_swap = max_ptes_swap(cc);
-    let max_none = max_ptes_none(cc, vma.userfaultfd_armed());
+    let mut max_none = max_ptes_none(cc, vma.userfaultfd_armed());
+    stats.uffd_armed = vma.userfaultfd_armed();
     let Some(pmd) = guard.find_pmd(addr) else {
         cc.tick();
         return ScanResult::NoPteTable;
@@ -245,6 +323,14 @@ fn scan_ptes(
         }
     }
     cc.node_load.iter_mut().for_each(|n| *n = 0);
+    for map in [&mut cc.present, &mut cc.swap, &mut cc.shared] {
+        map.iter_mut().for_each(|w| *w = 0);
+    }
+    stats.enabled_orders = daemon::collapse_possible_orders(vma, vma.flags(), tva(cc));
+    // With smaller orders enabled, scan the whole range: the selector decides per order.
+    if stats.enabled_orders != 1usize.checked_shl(geo.order).unwrap_or(0) {
+        max_none = u32::try_from(geo.nr.saturating_sub(1)).unwrap_or(u32::MAX);
+    }
     let Some(ptes) = pmd.lock_ptes(addr, geo.nr) else {
         cc.tick();
         return ScanResult::NoPteTable;
@@ -272,6 +358,7 @@ fn scan_ptes(
             if pte.is_swap_uffd() {
                 return ScanResult::PteUffd;
             }
+            set_bit(&mut cc.swap, i);
             continue;
         }
         if pte.is_uffd() {
@@ -298,7 +385,9 @@ fn scan_ptes(
                 count_pmd_event(geo, VmEvent::ExceedSharedPte, MthpStat::ExceedShared);
                 return ScanResult::ExceedSharedPte;
             }
+            set_bit(&mut cc.shared, i);
         }
+        set_bit(&mut cc.present, i);
         let nid = usize::try_from(folio.nid()).unwrap_or(0);
         if cc.scan_abort(nid) {
             stats.failed_pfn = Some(folio.pfn());
@@ -389,32 +478,41 @@ fn alloc_charge_folio(
         bindings::GFP_TRANSHUGE_LIGHT
     };
     let Some(folio) = NewFolio::alloc(gfp, order, cc.target_node()) else {
-        count_pmd_event(
+        count_collapse_event(
             cc.geo,
+            order,
             VmEvent::CollapseAllocFailed,
             MthpStat::CollapseAllocFailed,
         );
         return Err(ScanResult::AllocHugePageFail);
     };
-    count_pmd_event(cc.geo, VmEvent::CollapseAlloc, MthpStat::CollapseAlloc);
+    count_collapse_event(
+        cc.geo,
+        order,
+        VmEvent::CollapseAlloc,
+        MthpStat::CollapseAlloc,
+    );
     if folio.charge(mm, gfp).is_err() {
         return Err(ScanResult::CgroupChargeFail);
     }
-    count_memcg_folio_event(folio.folio(), VmEvent::CollapseAlloc);
+    if order == cc.geo.order {
+        count_memcg_folio_event(folio.folio(), VmEvent::CollapseAlloc);
+    }
     Ok(folio)
 }
 
-/// Collapses the PMD range at `addr` into a new THP. Called and returns without the mmap
-/// lock (C: `collapse_huge_page()`).
+/// Collapses the naturally aligned range of `order` at `addr` into a new THP: PMD-mapped at
+/// the PMD order, PTE-mapped below. Called and returns without the mmap lock
+/// (C: `collapse_huge_page()`).
 fn collapse_huge_page(
     cc: &mut CollapseControl,
     mm: &MmWithUser,
     addr: usize,
     referenced: u32,
     unmapped: u32,
+    order: u32,
 ) -> ScanResult {
-    let order = cc.geo.order;
-    let result = match collapse_locked(cc, mm, addr, referenced, unmapped) {
+    let result = match collapse_locked(cc, mm, addr, referenced, unmapped, order) {
         Ok(()) => ScanResult::Succeed,
         Err(r) => r,
     };
@@ -428,9 +526,12 @@ fn collapse_locked(
     addr: usize,
     referenced: u32,
     unmapped: u32,
+    order: u32,
 ) -> Result<(), ScanResult> {
     let geo = cc.geo;
-    let order = geo.order;
+    let is_pmd = order == geo.order;
+    let nr = 1usize.checked_shl(order).unwrap_or(0);
+    let pmd_addr = geo.align_down(addr);
     // Dropped last on every path, after the locks, as C puts it.
     let folio = alloc_charge_folio(cc, mm, order)?;
     if folio.alloc_deferred().is_err() {
@@ -439,8 +540,8 @@ fn collapse_locked(
 
     let guard = mm.mmap_read_lock();
     let pmd_id = {
-        revalidate(&guard, cc, addr, true, order)?;
-        let pmd = guard.find_pmd(addr).ok_or(ScanResult::NoPteTable)?;
+        revalidate(&guard, cc, pmd_addr, true, order)?;
+        let pmd = guard.find_pmd(pmd_addr).ok_or(ScanResult::NoPteTable)?;
         match pmd.state() {
             PmdState::Table => pmd.id(),
             PmdState::NoTable => return Err(ScanResult::NoPteTable),
@@ -448,7 +549,9 @@ fn collapse_locked(
         }
     };
     let guard = if unmapped > 0 {
-        match collapse::swap_in(guard, addr, geo.nr, true) {
+        // Below the PMD order, pages are never swapped in: that could make a later scan
+        // collapse a larger order than the process touched (creep).
+        match collapse::swap_in(guard, addr, nr, is_pmd) {
             Ok((guard, swapped_in)) => {
                 trace::collapse_huge_page_swapin(
                     mm,
@@ -464,7 +567,10 @@ fn collapse_locked(
                     SwapinError::NoTable => ScanResult::NoPteTable,
                     SwapinError::Retry => ScanResult::PageLock,
                     SwapinError::Fault => ScanResult::Fail,
-                    SwapinError::FoundSwap => ScanResult::ExceedSwapPte,
+                    SwapinError::FoundSwap => {
+                        count_mthp_stat(order, MthpStat::ExceedSwap);
+                        ScanResult::ExceedSwapPte
+                    }
                 };
                 trace::collapse_huge_page_swapin(mm, swapped_in, referenced, r as i32, order);
                 return Err(r);
@@ -477,9 +583,9 @@ fn collapse_locked(
 
     // Keep page faults, GUP (but GUP-fast) and rmap away from the page table from here on.
     let wguard = mm.mmap_write_lock();
-    let vma = revalidate(&wguard, cc, addr, true, order)?;
+    let vma = revalidate(&wguard, cc, pmd_addr, true, order)?;
     wguard.vma_start_write(vma);
-    let pmd = wguard.find_pmd(addr).ok_or(ScanResult::NoPteTable)?;
+    let pmd = wguard.find_pmd(pmd_addr).ok_or(ScanResult::NoPteTable)?;
     match pmd.state() {
         PmdState::Table => {}
         PmdState::NoTable => return Err(ScanResult::NoPteTable),
@@ -491,39 +597,144 @@ fn collapse_locked(
     let anon_lock = wguard.lock_anon_vma(vma).ok_or(ScanResult::PageAnon)?;
     let uffd = vma.userfaultfd_armed();
     let Some(mut table) =
-        DetachedTable::detach(&wguard, vma, pmd, addr, geo.nr, geo.nr, &mut cc.isolated)
+        DetachedTable::detach(&wguard, vma, pmd, addr, nr, geo.nr, &mut cc.isolated)
     else {
         return Err(ScanResult::NoPteTable);
     };
     let limits = IsolateLimits {
         is_khugepaged: cc.is_khugepaged,
-        max_none: if uffd {
-            0
-        } else if cc.is_khugepaged {
-            settings::get(Knob::MaxPtesNone)
-        } else {
+        max_none: max_ptes_none_order(cc.is_khugepaged, uffd, geo, order),
+        max_shared: if !cc.is_khugepaged {
             u32::MAX
-        },
-        max_shared: if cc.is_khugepaged {
+        } else if is_pmd {
             settings::get(Knob::MaxPtesShared)
         } else {
-            u32::MAX
+            // Collapsing shared pages to an mTHP could make a later scan creep.
+            0
         },
         droppable: vma.is_droppable(),
         order,
+        geo,
     };
     // On failure `table` is dropped first: the PMD is restored, then the pages released,
     // then the anon_vma and mmap locks dropped.
     isolate(&mut table, mm, &limits)?;
     table.unlock();
-    // Every page is isolated and locked: rmap cannot reach them any more.
-    drop(anon_lock);
-    let copied = match table.copy_into(folio) {
-        Ok(copied) => copied,
-        Err((CopyError::MachineCheck, _folio)) => return Err(ScanResult::CopyMc),
-        Err((CopyError::Mismatch, _folio)) => return Err(ScanResult::Fail),
+    if is_pmd {
+        // Every page is isolated and locked: rmap cannot reach them any more.
+        drop(anon_lock);
+        let copied = copy(&table, folio)?;
+        table.commit_pmd(copied).map_err(|_| ScanResult::Fail)
+    } else {
+        // The whole table is out but only part of it isolated: keep rmap walks of the
+        // neighbouring folios away until the table is back.
+        let copied = copy(&table, folio)?;
+        let done = table.commit_ptes(copied).map_err(|_| ScanResult::Fail);
+        drop(anon_lock);
+        done
+    }
+}
+
+fn copy(table: &DetachedTable<'_>, folio: NewFolio) -> Result<collapse::CopiedFolio, ScanResult> {
+    match table.copy_into(folio) {
+        Ok(copied) => Ok(copied),
+        Err((CopyError::MachineCheck, _folio)) => Err(ScanResult::CopyMc),
+        Err((CopyError::Mismatch, _folio)) => Err(ScanResult::Fail),
+    }
+}
+
+/// Collapses the PMD range at `addr` to the sizes the order selector plans from the scan's
+/// bitmaps, retrying a failed range at the smaller enabled orders as 7.3 does
+/// (C: `mthp_collapse()`). Called and returns without the mmap lock.
+fn mthp_collapse(
+    cc: &mut CollapseControl,
+    mm: &MmWithUser,
+    addr: usize,
+    stats: &ScanStats,
+) -> ScanResult {
+    let geo = cc.geo;
+    // The bitmaps are read by the planner while the collapses below use the control.
+    let present = core::mem::take(&mut cc.present);
+    let swap = core::mem::take(&mut cc.swap);
+    let shared = core::mem::take(&mut cc.shared);
+    let scan = PmdScan {
+        present: &present,
+        swap: &swap,
+        shared: &shared,
+        pmd_order: geo.order,
+        enabled_orders: u64::try_from(stats.enabled_orders).unwrap_or(0),
+        max_ptes_none: if stats.uffd_armed {
+            0
+        } else {
+            settings::get(Knob::MaxPtesNone)
+        },
+        max_ptes_swap: settings::get(Knob::MaxPtesSwap),
+        max_ptes_shared: settings::get(Knob::MaxPtesShared),
     };
-    table.commit_pmd(copied).map_err(|_| ScanResult::Fail)
+    let result = match Planner::new(&scan) {
+        Ok(mut planner) => {
+            if planner.max_ptes_none_unsupported() {
+                warn_max_ptes_none(geo);
+            }
+            run_plan(cc, mm, addr, stats, &mut planner)
+        }
+        Err(_) => ScanResult::Fail,
+    };
+    cc.present = present;
+    cc.swap = swap;
+    cc.shared = shared;
+    result
+}
+
+fn run_plan(
+    cc: &mut CollapseControl,
+    mm: &MmWithUser,
+    addr: usize,
+    stats: &ScanStats,
+    planner: &mut Planner<'_>,
+) -> ScanResult {
+    let mut collapsed = false;
+    let mut alloc_failed = false;
+    let mut last = ScanResult::Fail;
+    while let Some(range) = planner.next() {
+        // CAST: Offsets are below `HPAGE_PMD_NR`.
+        let start = addr.wrapping_add((range.offset as usize).wrapping_mul(PAGE_SIZE));
+        let r = collapse_huge_page(cc, mm, start, stats.referenced, stats.unmapped, range.order);
+        match r {
+            ScanResult::Succeed => collapsed = true,
+            // Already a folio of this size or larger: leave it, go on after it.
+            ScanResult::PteMappedHugepage => {}
+            // Reasons a smaller order may still succeed.
+            ScanResult::AllocHugePageFail
+            | ScanResult::LackReferencedPage
+            | ScanResult::ExceedNonePte
+            | ScanResult::ExceedSwapPte
+            | ScanResult::ExceedSharedPte
+            | ScanResult::PageLock
+            | ScanResult::PageCount
+            | ScanResult::PageNull
+            | ScanResult::DelPageLru
+            | ScanResult::PteNonPresent
+            | ScanResult::PteUffd
+            | ScanResult::PageLazyfree => {
+                alloc_failed |= r == ScanResult::AllocHugePageFail;
+                last = r;
+                planner.retry_smaller();
+            }
+            // Nothing more can be collapsed here.
+            _ => {
+                last = r;
+                break;
+            }
+        }
+    }
+    if collapsed {
+        ScanResult::Succeed
+    } else if alloc_failed {
+        ScanResult::AllocHugePageFail
+    } else {
+        last
+    }
 }
 
 /// The limits isolation applies, read once before the page table is taken out.
@@ -533,6 +744,7 @@ struct IsolateLimits {
     max_shared: u32,
     droppable: bool,
     order: u32,
+    geo: Geometry,
 }
 
 /// Checks every PTE of the detached table again and isolates the pages
@@ -542,7 +754,8 @@ fn isolate(
     mm: &MmWithUser,
     limits: &IsolateLimits,
 ) -> Result<(), ScanResult> {
-    let geo = Geometry::get();
+    let geo = limits.geo;
+    let order = limits.order;
     let mut none_or_zero = 0u32;
     let mut shared = 0u32;
     let mut referenced = 0u32;
@@ -553,7 +766,7 @@ fn isolate(
         if pte.is_none_or_zero() {
             none_or_zero += 1;
             if none_or_zero > limits.max_none {
-                count_pmd_event(geo, VmEvent::ExceedNonePte, MthpStat::ExceedNone);
+                count_collapse_event(geo, order, VmEvent::ExceedNonePte, MthpStat::ExceedNone);
                 result = ScanResult::ExceedNonePte;
                 break;
             }
@@ -579,10 +792,15 @@ fn isolate(
         if folio.maybe_mapped_shared() {
             shared += 1;
             if shared > limits.max_shared {
-                count_pmd_event(geo, VmEvent::ExceedSharedPte, MthpStat::ExceedShared);
+                count_collapse_event(geo, order, VmEvent::ExceedSharedPte, MthpStat::ExceedShared);
                 result = ScanResult::ExceedSharedPte;
                 break;
             }
+        }
+        // Below the PMD order, a folio already this large or larger stays as it is.
+        if order != geo.order && folio.order() >= order {
+            result = ScanResult::PteMappedHugepage;
+            break;
         }
         let young = folio.is_young_or_referenced() || pte.is_young();
         match table.isolate(i) {

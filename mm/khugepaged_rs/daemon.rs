@@ -265,12 +265,14 @@ impl Daemon {
     }
 }
 
-/// Whether khugepaged could collapse anything in `vma` (C: `collapse_possible()`).
-pub(crate) fn collapse_possible(
+/// The orders a collapse of `tva`'s kind may produce in `vma`, as a mask (bit n = order n):
+/// every anonymous THP size for khugepaged in an anonymous VMA, the PMD size otherwise,
+/// filtered by the VMA's and the sysfs settings (C: `collapse_possible_orders()`).
+pub(crate) fn collapse_possible_orders(
     vma: &VmaRef,
     flags: kernel::mm::virt::vm_flags_t,
     tva: TvaType,
-) -> bool {
+) -> usize {
     let pmd_order = thp::pmd_order();
     let orders = if tva == TvaType::Khugepaged && vma.is_anonymous() {
         // THP_ORDERS_ALL_ANON: every order up to the PMD's but 0 and 1.
@@ -281,7 +283,16 @@ pub(crate) fn collapse_possible(
     } else {
         1usize.checked_shl(pmd_order).unwrap_or(0)
     };
-    thp::vma_allowable_orders(vma, flags, tva, orders) != 0
+    thp::vma_allowable_orders(vma, flags, tva, orders)
+}
+
+/// Whether khugepaged could collapse anything in `vma` (C: `collapse_possible()`).
+pub(crate) fn collapse_possible(
+    vma: &VmaRef,
+    flags: kernel::mm::virt::vm_flags_t,
+    tva: TvaType,
+) -> bool {
+    collapse_possible_orders(vma, flags, tva) != 0
 }
 
 /// Walks the VMAs of `mm` from the cursor, scanning each PMD range of the eligible ones.

@@ -56,6 +56,7 @@ pmd_t rust_helper_pmdp_collapse_flush(struct vm_area_struct *vma, unsigned long 
 void rust_helper_tlb_remove_table_sync_one(void) { tlb_remove_table_sync_one(); }
 void rust_helper_pmd_populate_from(struct mm_struct *mm, pmd_t *pmdp, pmd_t orig) { pmd_populate(mm, pmdp, pmd_pgtable(orig)); }
 void rust_helper_pgtable_deposit_from(struct mm_struct *mm, pmd_t *pmdp, pmd_t orig) { pgtable_trans_huge_deposit(mm, pmdp, pmd_pgtable(orig)); }
+void rust_helper_spin_lock_nested_single(spinlock_t *lock) { spin_lock_nested(lock, SINGLE_DEPTH_NESTING); }
 void rust_helper_pte_unmap(pte_t *pte) { pte_unmap(pte); }
 pte_t rust_helper_ptep_get(pte_t *ptep) { return ptep_get(ptep); }
 pte_t rust_helper_ptep_get_lockless(pte_t *ptep) { return ptep_get_lockless(ptep); }

@@ -623,6 +623,49 @@ impl<'a> DetachedTable<'a> {
         Ok(())
     }
 
+    /// Finishes a collapse below PMD size: unmaps and releases the old pages, puts the page
+    /// table back and maps `new` by the PTEs of its range, one reference per PTE, as a
+    /// freshly faulted mTHP. The other PTEs of the table are untouched.
+    pub fn commit_ptes(mut self, new: CopiedFolio) -> Result<(), CopiedFolio> {
+        if self.nr >= self.pmd_nr {
+            return Err(new);
+        }
+        self.unlock();
+        self.release_old_pages();
+        let mm = self.mm.as_raw();
+        let folio = new.0.into_raw();
+        // SAFETY: The range's old pages are unmapped and released and its PTEs are empty;
+        // the rest of the table is as it was. The PMD entry is still empty and only we can
+        // reach it (mmap write lock; the caller holds the anon_vma lock, so no rmap walk of a
+        // neighbouring folio can look for it either). The page table goes back, then the
+        // filled, charged folio is mapped into the range under both locks (nested when they
+        // differ), as `collapse_huge_page()` does: its allocation reference becomes the
+        // mappings'.
+        unsafe {
+            bindings::__folio_mark_uptodate(folio);
+            let pmd_ptl = bindings::pmd_lock(mm, self.pmd.as_ptr());
+            let nested = !core::ptr::eq(pmd_ptl, self.ptl);
+            if nested {
+                bindings::spin_lock_nested_single(self.ptl);
+            }
+            bindings::pmd_populate_from(mm, self.pmd.as_ptr(), self.orig);
+            bindings::map_anon_folio_pte_nopf(
+                folio,
+                self.ptes.as_ptr(),
+                self.vma.as_ptr(),
+                self.start,
+                false,
+            );
+            if nested {
+                bindings::spin_unlock(self.ptl);
+            }
+            bindings::spin_unlock(pmd_ptl);
+            bindings::pte_unmap(self.ptes.as_ptr());
+        }
+        core::mem::forget(self);
+        Ok(())
+    }
+
     /// Clears the detached PTEs, drops their rmap entries and references, and releases the
     /// isolated folios (C's `__collapse_huge_page_copy_succeeded()`).
     fn release_old_pages(&mut self) {

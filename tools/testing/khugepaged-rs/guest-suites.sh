@@ -33,13 +33,22 @@ run own/thread sh /bin/thread.sh
 run own/madv_collapse madv_collapse --expect collapse
 run own/collapse_contents collapse_contents
 run own/collapse_races collapse_races
+run own/mthp_sizes mthp_sizes
 
 # 7.3's own selftests: the peer suite.
 run peer/khugepaged:anon khugepaged khugepaged:anon
 run peer/madvise:anon khugepaged madvise:anon
 run peer/-s4:khugepaged:anon khugepaged -s 4 khugepaged:anon
 run peer/-s4:madvise:anon khugepaged -s 4 madvise:anon
-run peer/-c4:mthp_khugepaged:anon khugepaged -c 4 mthp_khugepaged:anon
+# mTHP collapse, once per sub-PMD anonymous order this kernel offers (2 and up).
+page_kb=$(awk '/^KernelPageSize:/ { print $2; exit }' /proc/self/smaps)
+pmd_kb=$(($(cat /sys/kernel/mm/transparent_hugepage/hpage_pmd_size) / 1024))
+order=2
+while [ $((page_kb << order)) -lt "$pmd_kb" ]; do
+	[ -d "/sys/kernel/mm/transparent_hugepage/hugepages-$((page_kb << order))kB" ] &&
+		run "peer/-c$order:mthp_khugepaged:anon" khugepaged -c "$order" mthp_khugepaged:anon
+	order=$((order + 1))
+done
 run peer/khugepaged:shmem khugepaged khugepaged:shmem /tmp
 run peer/madvise:shmem khugepaged madvise:shmem /tmp
 run peer/cow cow
