@@ -38,15 +38,16 @@ run own/mthp_sizes mthp_sizes
 # 7.3's own selftests: the peer suite.
 run peer/khugepaged:anon khugepaged khugepaged:anon
 run peer/madvise:anon khugepaged madvise:anon
-run peer/-s4:khugepaged:anon khugepaged -s 4 khugepaged:anon
-run peer/-s4:madvise:anon khugepaged -s 4 madvise:anon
-# mTHP collapse, once per sub-PMD anonymous order this kernel offers (2 and up).
+# Once per sub-PMD anonymous order this kernel offers (2 and up): PMD collapse of memory
+# faulted in as mTHPs of that order (-s), and mTHP collapse to that order (-c).
 page_kb=$(awk '/^KernelPageSize:/ { print $2; exit }' /proc/self/smaps)
 pmd_kb=$(($(cat /sys/kernel/mm/transparent_hugepage/hpage_pmd_size) / 1024))
 order=2
 while [ $((page_kb << order)) -lt "$pmd_kb" ]; do
-	[ -d "/sys/kernel/mm/transparent_hugepage/hugepages-$((page_kb << order))kB" ] &&
+	if [ -d "/sys/kernel/mm/transparent_hugepage/hugepages-$((page_kb << order))kB" ]; then
+		run "peer/-s$order:all:anon" khugepaged -s "$order" all:anon
 		run "peer/-c$order:mthp_khugepaged:anon" khugepaged -c "$order" mthp_khugepaged:anon
+	fi
 	order=$((order + 1))
 done
 run peer/khugepaged:shmem khugepaged khugepaged:shmem /tmp
