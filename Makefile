@@ -18,12 +18,12 @@ ifneq ($(CLIPPY),)
 export KMAKE_EXTRA += CLIPPY=1
 endif
 
-.PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core rustfmt \
+.PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core bench rustfmt \
 	rustfmtcheck run check clean distclean
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core clean distclean"
+	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core bench clean distclean"
 
 deps:
 	$(VM)/install-deps $(ARCH)
@@ -51,6 +51,10 @@ host-test: test-core
 bench-core:
 	CARGO_TARGET_DIR=$(BUILD_DIR)/cargo-target \
 		cargo bench --locked --manifest-path tools/khugepaged-rs/policy/Cargo.toml --bench policy
+
+# The Rust and C kernels side by side on the khugepaged benchmarks: figures, never a verdict.
+bench:
+	$(VM)/bench
 
 rustfmt:
 	$(VM)/rustfmt-check --fix

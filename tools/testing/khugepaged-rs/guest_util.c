@@ -14,15 +14,18 @@
 int read_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
-	ssize_t n;
+	size_t got = 0;
+	ssize_t n = 0;
 
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, len - 1);
+	/* proc and trace files come a page or a record at a time: read to the end. */
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
 	close(fd);
 	if (n < 0)
 		return -1;
-	buf[n] = '\0';
+	buf[got] = '\0';
 	return 0;
 }
 

@@ -9,7 +9,7 @@
 #define MADV_COLLAPSE 25
 #endif
 
-/* Reads a (sysfs) file into buf, NUL-terminated; 0 or -1. */
+/* Reads a whole file (up to len - 1 bytes) into buf, NUL-terminated; 0 or -1. */
 int read_file(const char *path, char *buf, size_t len);
 /* The same, cut at the first newline. */
 int read_line(const char *path, char *buf, size_t len);

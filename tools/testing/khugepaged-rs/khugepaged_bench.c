@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * khugepaged_bench - figures for tools/vm/bench, which runs this on the Rust
+ * and the C kernel and reports ratios.  Prints "@@bench NAME VALUE UNIT"
+ * lines; never judges them.
+ *
+ *   hotcold   three processes start in this order: hot1, cold, hot2, each
+ *             with MB megabytes (128) of small pages, then MADV_HUGEPAGE;
+ *             hot1 and hot2 keep touching theirs, cold touches its memory
+ *             once and MADV_FREEs it.  Reports the time and the PTEs
+ *             khugepaged scanned (mm_khugepaged_scan progress) until hot2 is
+ *             fully collapsed, how much of cold got collapsed, and
+ *             khugepaged's CPU time.
+ *   mthp      khugepaged's CPU time per GB scanned and per GB collapsed into
+ *             64K folios (only 64K enabled, MB megabytes of small pages).
+ *   madvise   MADV_COLLAPSE time per 2 MB over MB megabytes.
+ *
+ * khugepaged runs with scan_sleep_millisecs 10 and pages_to_scan
+ * 8 * HPAGE_PMD_NR (its default), so that a run takes seconds under TCG.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+
+#include "guest_util.h"
+#include "thp_util.h"
+
+#define KHUGEPAGED THP_DIR "/khugepaged"
+#define TRACING "/sys/kernel/tracing"
+
+static size_t mb = 128;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned long read_ulong(const char *path)
+{
+	char buf[64];
+
+	if (read_line(path, buf, sizeof(buf)))
+		return 0;
+	return strtoul(buf, NULL, 10);
+}
+
+static pid_t khugepaged_pid(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t pid = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], comm[64];
+
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		if (!read_line(path, comm, sizeof(comm)) && !strcmp(comm, "khugepaged")) {
+			pid = atoi(e->d_name);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return pid;
+}
+
+/* utime + stime of a task, in seconds. */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')');
+	for (i = 0; p && i < 12; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%lu %lu", &ut, &st);
+	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+/* Sum of mm_khugepaged_scan's progress in the trace since the last clear. */
+static unsigned long scanned_ptes(void)
+{
+	static char buf[8 << 20];
+	unsigned long sum = 0;
+	char *p;
+
+	if (read_file(TRACING "/trace", buf, sizeof(buf)))
+		return 0;
+	for (p = buf; (p = strstr(p, "progress=")); p++)
+		sum += strtoul(p + 9, NULL, 10);
+	return sum;
+}
+
+static void trace_scan(bool on)
+{
+	write_file(TRACING "/buffer_size_kb", "8192");
+	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan/enable", on ? "1" : "0");
+	write_file(TRACING "/trace", "");
+}
+
+static void report(const char *name, double value, const char *unit)
+{
+	printf("@@bench %s %.6g %s\n", name, value, unit);
+}
+
+enum kind { HOT, COLD, IDLE };
+
+/*
+ * A child that maps len bytes, faults them in (small pages: THP is off
+ * meanwhile), marks them MADV_HUGEPAGE and then: HOT touches every page in
+ * a loop, COLD had MADV_FREEd them first and sleeps, IDLE sleeps.
+ */
+static pid_t spawn(size_t len, enum kind kind, char **addr_out)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct region r;
+		size_t i;
+
+		close(fds[0]);
+		if (map_region(&r, len))
+			_exit(1);
+		for (i = 0; i < len; i += page_size)
+			r.p[i] = 1;
+		if (kind == COLD)
+			madvise(r.p, len, MADV_FREE);
+		madvise(r.p, len, MADV_HUGEPAGE);
+		if (write(fds[1], &r.p, sizeof(r.p)) != sizeof(r.p))
+			_exit(1);
+		for (;;) {
+			if (kind != HOT) {
+				pause();
+				continue;
+			}
+			for (i = 0; i < len; i += page_size)
+				r.p[i]++;
+			usleep(1000);
+		}
+	}
+	close(fds[1]);
+	if (read(fds[0], addr_out, sizeof(*addr_out)) != sizeof(*addr_out))
+		*addr_out = NULL;
+	close(fds[0]);
+	return pid;
+}
+
+/* AnonHugePages (kB) of the VMA at addr in process pid. */
+static long huge_kb_of(pid_t pid, char *addr)
+{
+	static char buf[1 << 20];
+	char path[64], *p;
+	uintptr_t want = (uintptr_t)addr;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long start, end;
+
+		if (sscanf(p, "%lx-%lx ", &start, &end) == 2 && start <= want && want < end) {
+			char *q = strstr(p, "AnonHugePages:");
+
+			return q ? strtol(q + 14, NULL, 10) : -1;
+		}
+	}
+	return -1;
+}
+
+static void bench_hotcold(pid_t kpid)
+{
+	size_t len = mb << 20;
+	char *a1, *ac, *a2;
+	pid_t hot1, cold, hot2;
+	double t0, t, cpu0;
+	long hot2_kb = 0;
+
+	trace_scan(true);
+	cpu0 = cpu_seconds(kpid);
+	t0 = now();
+	hot1 = spawn(len, HOT, &a1);
+	cold = spawn(len, COLD, &ac);
+	hot2 = spawn(len, HOT, &a2);
+	do {
+		usleep(20000);
+		t = now() - t0;
+		hot2_kb = huge_kb_of(hot2, a2);
+	} while (hot2_kb < (long)(len >> 10) && t < 300);
+	report("hotcold_hot2_collapsed_s", t, "s");
+	report("hotcold_scanned_ptes", scanned_ptes(), "PTEs");
+	report("hotcold_cold_collapsed_mb", huge_kb_of(cold, ac) / 1024.0, "MB");
+	report("hotcold_hot1_collapsed_mb", huge_kb_of(hot1, a1) / 1024.0, "MB");
+	report("hotcold_khugepaged_cpu_s", cpu_seconds(kpid) - cpu0, "s");
+	trace_scan(false);
+	kill(hot1, SIGKILL);
+	kill(cold, SIGKILL);
+	kill(hot2, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+}
+
+static void bench_mthp(pid_t kpid)
+{
+	char path[256], *addr;
+	size_t len = mb << 20;
+	unsigned long want = len / (64 << 10), before;
+	double cpu0, t0;
+	pid_t pid;
+	int o;
+
+	for (o = 2; (page_size << o) < pmd_size; o++) {
+		snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled",
+			 (page_size << o) >> 10);
+		set_mode(path, "never");
+	}
+	snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
+	set_mode(path, "never");
+	snprintf(path, sizeof(path), THP_DIR "/hugepages-64kB/stats/collapse_alloc");
+	before = read_ulong(path);
+	/* madvise: faults before MADV_HUGEPAGE stay small, khugepaged takes the range after. */
+	set_mode(THP_DIR "/hugepages-64kB/enabled", "madvise");
+	trace_scan(true);
+	cpu0 = cpu_seconds(kpid);
+	t0 = now();
+	pid = spawn(len, IDLE, &addr);
+	while (read_ulong(path) < before + want && now() - t0 < 300)
+		usleep(20000);
+	{
+		double cpu = cpu_seconds(kpid) - cpu0;
+		double gb_scanned = scanned_ptes() * (double)page_size / (1 << 30);
+		double gb_collapsed = (read_ulong(path) - before) * 65536.0 / (1 << 30);
+
+		report("mthp64k_khugepaged_cpu_s", cpu, "s");
+		report("mthp64k_cpu_per_gb_scanned_s", gb_scanned ? cpu / gb_scanned : 0, "s/GB");
+		report("mthp64k_cpu_per_gb_collapsed_s", gb_collapsed ? cpu / gb_collapsed : 0,
+		       "s/GB");
+		report("mthp64k_wall_s", now() - t0, "s");
+	}
+	trace_scan(false);
+	set_mode(THP_DIR "/hugepages-64kB/enabled", "never");
+	snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
+	set_mode(path, "inherit");
+	kill(pid, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+}
+
+static void bench_madvise(void)
+{
+	size_t len = mb << 20, i;
+	struct region r;
+	double t0, t;
+
+	/* Not MADV_HUGEPAGE: faults take small pages, and khugepaged leaves the range alone. */
+	if (map_region(&r, len))
+		return;
+	for (i = 0; i < len; i += page_size)
+		r.p[i] = 1;
+	t0 = now();
+	if (madvise(r.p, len, MADV_COLLAPSE))
+		printf("# MADV_COLLAPSE: %s\n", strerror(errno));
+	t = now() - t0;
+	report("madv_collapse_ms_per_2mb", t * 1000 / (len / pmd_size), "ms");
+	unmap_region(&r);
+}
+
+int main(int argc, char **argv)
+{
+	char buf[64], path[256];
+	pid_t kpid;
+	int i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	thp_util_init();
+	setup_thp();
+	set_mode(THP_DIR "/enabled", "madvise");
+	/* The PMD size follows the global mode; the mTHP sizes stay off but where a bench says. */
+	snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
+	set_mode(path, "inherit");
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
+	set_mode(KHUGEPAGED "/pages_to_scan", buf);
+	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "10");
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 1);
+	set_mode(KHUGEPAGED "/max_ptes_none", buf);
+	kpid = khugepaged_pid();
+	if (!kpid) {
+		printf("# no khugepaged thread\n");
+		return 1;
+	}
+	for (i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--mb=", 5))
+			mb = strtoul(argv[i] + 5, NULL, 10);
+		else if (!strcmp(argv[i], "hotcold"))
+			bench_hotcold(kpid);
+		else if (!strcmp(argv[i], "mthp"))
+			bench_mthp(kpid);
+		else if (!strcmp(argv[i], "madvise"))
+			bench_madvise();
+		else
+			printf("# unknown benchmark %s\n", argv[i]);
+	}
+	return 0;
+}
