@@ -516,18 +516,9 @@ impl<'a> DetachedTable<'a> {
         if !pte.is_present() {
             return None;
         }
-        // SAFETY: `vma` maps the table; `pte` was read from it.
-        let page = unsafe { bindings::vm_normal_page(self.vma.as_ptr(), self.addr(i), pte.0) };
-        if page.is_null() {
-            return None;
-        }
-        // SAFETY: A page mapped by the detached table stays alive (see above).
-        unsafe {
-            if bindings::is_zone_device_page(page) {
-                return None;
-            }
-            Some(Folio::from_raw(bindings::page_folio(page)))
-        }
+        // SAFETY: `vma` maps the table and `pte` was read from it; a page the detached table
+        // maps stays mapped for the borrow of `self` (see above).
+        unsafe { crate::mm::pgtable::normal_folio(self.vma, self.addr(i), pte) }
     }
 
     /// Locks and isolates the folio PTE `i` maps. Returns whether it was newly isolated

@@ -246,18 +246,32 @@ impl PteTable<'_> {
     pub fn folio(&self, vma: &VmaRef, i: usize, pte: Pte) -> Option<&Folio> {
         let addr = self.start.checked_add(i.checked_mul(PAGE_SIZE)?)?;
         // SAFETY: `vma` maps this table's range under the mmap lock the table borrow depends
-        // on, and `pte` is a value read from it.
-        let page = unsafe { bindings::vm_normal_page(vma.as_ptr(), addr, pte.0) };
-        if page.is_null() {
+        // on, `pte` was read from it, and the locked table keeps the page mapped for the
+        // borrow of `self`.
+        unsafe { normal_folio(vma, addr, pte) }
+    }
+}
+
+/// The folio a present PTE value maps at `addr` in `vma`, if it is a normal page (not the
+/// zero page, a special mapping or device memory): C's `vm_normal_page()` and
+/// `page_folio()`.
+///
+/// # Safety
+///
+/// `pte` was read from a page table of `vma` for `addr`, under a lock that keeps `vma`
+/// valid, and the page it maps stays mapped (hence alive) for `'a`.
+pub(crate) unsafe fn normal_folio<'a>(vma: &VmaRef, addr: usize, pte: Pte) -> Option<&'a Folio> {
+    // SAFETY: By the function's requirements.
+    let page = unsafe { bindings::vm_normal_page(vma.as_ptr(), addr, pte.0) };
+    if page.is_null() {
+        return None;
+    }
+    // SAFETY: `page` is mapped and stays so for `'a` (the function's requirements).
+    unsafe {
+        if bindings::is_zone_device_page(page) {
             return None;
         }
-        // SAFETY: `page` is a valid page mapped by the locked table.
-        unsafe {
-            if bindings::is_zone_device_page(page) {
-                return None;
-            }
-            Some(Folio::from_raw(bindings::page_folio(page)))
-        }
+        Some(Folio::from_raw(bindings::page_folio(page)))
     }
 }
 
