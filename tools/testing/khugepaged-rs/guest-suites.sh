@@ -28,6 +28,28 @@ run() {
 	echo "@@end $name $?"
 }
 
+# 7.3's khugepaged selftest bails out of a whole run when khugepaged collapses a range
+# between a test's fault and its MADV_PAGEOUT ("Unexpected huge page" in
+# collapse_max_ptes_swap: an upstream race, seen on both kernels), losing every later case.
+# A run that bailed out is run once more; the first attempt stays in the log as comments.
+run_peer() {
+	name=$1
+	shift
+	want "$name" || return 0
+	echo "@@suite $name"
+	"$@" > /tmp/peer.out 2>&1
+	status=$?
+	if grep -q '^Bail out!' /tmp/peer.out; then
+		sed 's/^/# first attempt: /' /tmp/peer.out
+		echo "# first attempt bailed out: running $name once more"
+		"$@" > /tmp/peer.out 2>&1
+		status=$?
+	fi
+	cat /tmp/peer.out
+	rm -f /tmp/peer.out
+	echo "@@end $name $status"
+}
+
 run own/sysfs_knobs sh /bin/sysfs_knobs.sh
 run own/thread sh /bin/thread.sh
 run own/madv_collapse madv_collapse --expect collapse
@@ -36,8 +58,8 @@ run own/collapse_races collapse_races
 run own/mthp_sizes mthp_sizes
 
 # 7.3's own selftests: the peer suite.
-run peer/khugepaged:anon khugepaged khugepaged:anon
-run peer/madvise:anon khugepaged madvise:anon
+run_peer peer/khugepaged:anon khugepaged khugepaged:anon
+run_peer peer/madvise:anon khugepaged madvise:anon
 # Once per sub-PMD anonymous order this kernel offers (2 and up): PMD collapse of memory
 # faulted in as mTHPs of that order (-s), and mTHP collapse to that order (-c).
 page_kb=$(awk '/^KernelPageSize:/ { print $2; exit }' /proc/self/smaps)
@@ -45,8 +67,8 @@ pmd_kb=$(($(cat /sys/kernel/mm/transparent_hugepage/hpage_pmd_size) / 1024))
 order=2
 while [ $((page_kb << order)) -lt "$pmd_kb" ]; do
 	if [ -d "/sys/kernel/mm/transparent_hugepage/hugepages-$((page_kb << order))kB" ]; then
-		run "peer/-s$order:all:anon" khugepaged -s "$order" all:anon
-		run "peer/-c$order:mthp_khugepaged:anon" khugepaged -c "$order" mthp_khugepaged:anon
+		run_peer "peer/-s$order:all:anon" khugepaged -s "$order" all:anon
+		run_peer "peer/-c$order:mthp_khugepaged:anon" khugepaged -c "$order" mthp_khugepaged:anon
 	fi
 	order=$((order + 1))
 done
