@@ -625,13 +625,12 @@ impl<'a> DetachedTable<'a> {
         self.release_old_pages();
         let mm = self.mm.as_raw();
         let folio = new.0.into_raw();
-        // SAFETY: The range's old pages are unmapped and released and its PTEs are empty;
-        // the rest of the table is as it was. The PMD entry is still empty and only we can
-        // reach it (mmap write lock; the caller holds the anon_vma lock, so no rmap walk of a
-        // neighbouring folio can look for it either). The page table goes back, then the
-        // filled, charged folio is mapped into the range under both locks (nested when they
-        // differ), as `collapse_huge_page()` does: its allocation reference becomes the
-        // mappings'.
+        // The range's old pages are unmapped and released and its PTEs are empty; the rest of
+        // the table is as it was. The page table goes back, then the filled, charged folio is
+        // mapped into the range under both locks (nested when they differ), as
+        // `collapse_huge_page()` does: its allocation reference becomes the mappings'.
+        // SAFETY: The PMD entry is still empty and only we can reach it (mmap write lock, and
+        // the caller's anon_vma lock keeps rmap walks of neighbouring folios away).
         unsafe {
             bindings::__folio_mark_uptodate(folio);
             let pmd_ptl = bindings::pmd_lock(mm, self.pmd.as_ptr());
