@@ -146,18 +146,6 @@ impl CollapseControl {
     }
 }
 
-/// The PMD-order `max_ptes_none` limit of a scan (C: `collapse_max_ptes_none()`).
-fn max_ptes_none(cc: &CollapseControl, uffd_armed: bool) -> u32 {
-    if uffd_armed {
-        return 0;
-    }
-    if !cc.is_khugepaged {
-        // MADV_COLLAPSE: any number of empty or zero-page PTEs.
-        return u32::try_from(cc.geo.nr).unwrap_or(u32::MAX);
-    }
-    settings::get(Knob::MaxPtesNone)
-}
-
 /// Set once the unsupported-`max_ptes_none` warning was printed.
 static NONE_WARNED: Atomic<u32> = Atomic::new(0);
 
@@ -174,7 +162,7 @@ fn warn_max_ptes_none(geo: Geometry) {
 
 /// The `max_ptes_none` limit for a collapse to `order` (C: `collapse_max_ptes_none()`):
 /// below the PMD order only 0 and `HPAGE_PMD_NR - 1` (scaled to the order) are supported.
-fn max_ptes_none_order(is_khugepaged: bool, uffd_armed: bool, geo: Geometry, order: u32) -> u32 {
+fn max_ptes_none(is_khugepaged: bool, uffd_armed: bool, geo: Geometry, order: u32) -> u32 {
     if uffd_armed {
         return 0;
     }
@@ -195,20 +183,27 @@ fn max_ptes_none_order(is_khugepaged: bool, uffd_armed: bool, geo: Geometry, ord
     0
 }
 
-/// The `max_ptes_shared` limit (C: `collapse_max_ptes_shared()`) at PMD order.
-fn max_ptes_shared(cc: &CollapseControl) -> u32 {
-    if !cc.is_khugepaged {
-        return u32::try_from(cc.geo.nr).unwrap_or(u32::MAX);
+/// The `max_ptes_shared` limit for a collapse to `order` (C: `collapse_max_ptes_shared()`):
+/// none below the PMD order, as collapsing shared pages to an mTHP could make a later scan
+/// creep.
+fn max_ptes_shared(is_khugepaged: bool, geo: Geometry, order: u32) -> u32 {
+    if !is_khugepaged {
+        u32::MAX
+    } else if order == geo.order {
+        settings::get(Knob::MaxPtesShared)
+    } else {
+        0
     }
-    settings::get(Knob::MaxPtesShared)
 }
 
-/// The `max_ptes_swap` limit (C: `collapse_max_ptes_swap()`) at PMD order.
-fn max_ptes_swap(cc: &CollapseControl) -> u32 {
-    if !cc.is_khugepaged {
-        return u32::try_from(cc.geo.nr).unwrap_or(u32::MAX);
+/// The `max_ptes_swap` limit at the PMD order (C: `collapse_max_ptes_swap()`); below it,
+/// pages are never swapped in.
+fn max_ptes_swap(is_khugepaged: bool) -> u32 {
+    if !is_khugepaged {
+        u32::MAX
+    } else {
+        settings::get(Knob::MaxPtesSwap)
     }
-    settings::get(Knob::MaxPtesSwap)
 }
 
 fn tva(cc: &CollapseControl) -> TvaType {
@@ -303,9 +298,9 @@ fn scan_ptes(
     let Some(vma) = guard.vma_lookup(addr) else {
         return ScanResult::VmaNull;
     };
-    let max_shared = max_ptes_shared(cc);
-    let max_swap = max_ptes_swap(cc);
-    let mut max_none = max_ptes_none(cc, vma.userfaultfd_armed());
+    let max_shared = max_ptes_shared(cc.is_khugepaged, geo, geo.order);
+    let max_swap = max_ptes_swap(cc.is_khugepaged);
+    let mut max_none = max_ptes_none(cc.is_khugepaged, vma.userfaultfd_armed(), geo, geo.order);
     stats.uffd_armed = vma.userfaultfd_armed();
     let Some(pmd) = guard.find_pmd(addr) else {
         cc.tick();
@@ -430,7 +425,7 @@ fn scan_ptes(
 
 /// Finds the VMA at `addr` again after the mmap lock was dropped and checks it can still take
 /// a THP of `order` there (C: `hugepage_vma_revalidate()`).
-fn revalidate<'g>(
+pub(crate) fn revalidate<'g>(
     guard: &'g impl MmapLocked,
     cc: &CollapseControl,
     addr: usize,
@@ -603,15 +598,8 @@ fn collapse_locked(
     };
     let limits = IsolateLimits {
         is_khugepaged: cc.is_khugepaged,
-        max_none: max_ptes_none_order(cc.is_khugepaged, uffd, geo, order),
-        max_shared: if !cc.is_khugepaged {
-            u32::MAX
-        } else if is_pmd {
-            settings::get(Knob::MaxPtesShared)
-        } else {
-            // Collapsing shared pages to an mTHP could make a later scan creep.
-            0
-        },
+        max_none: max_ptes_none(cc.is_khugepaged, uffd, geo, order),
+        max_shared: max_ptes_shared(cc.is_khugepaged, geo, order),
         droppable: vma.is_droppable(),
         order,
         geo,

@@ -18,7 +18,6 @@ use kernel::{
     kthread::cond_resched,
     mm::{
         collapse::lru_add_drain_all,
-        pgtable::MmapLocked,
         thp::{self, TvaType},
         virt::{flags, vm_flags_t},
         MmWithUser, MmapReadGuard,
@@ -86,8 +85,11 @@ pub(crate) fn madvise_collapse<'a>(
                 cond_resched();
                 let g = mm.mmap_read_lock();
                 *lock_dropped = true;
-                match revalidate_range(&g, addr, &mut hend, &geo) {
-                    Ok(()) => g,
+                match collapse::revalidate(&g, &cc, addr, false, geo.order) {
+                    Ok(vma) => {
+                        hend = hend.min(geo.align_down(vma.end()));
+                        g
+                    }
                     Err(r) => {
                         last_fail = r;
                         held = Some(g);
@@ -135,29 +137,4 @@ pub(crate) fn madvise_collapse<'a>(
     } else {
         (Err(to_error(collapse_errno(last_fail))), guard)
     }
-}
-
-/// After retaking the mmap lock: checks the VMA at `addr` still allows a PMD collapse and
-/// trims `hend` to it (C: the revalidation in `madvise_collapse()`).
-fn revalidate_range(
-    guard: &MmapReadGuard<'_>,
-    addr: usize,
-    hend: &mut usize,
-    geo: &Geometry,
-) -> core::result::Result<(), ScanResult> {
-    if collapse::exit_or_disabled(guard.mm()) {
-        return Err(ScanResult::AnyProcess);
-    }
-    let Some(vma) = guard.vma_lookup(addr) else {
-        return Err(ScanResult::VmaNull);
-    };
-    if !vma.thp_suitable_order(addr, geo.order) {
-        return Err(ScanResult::AddressRange);
-    }
-    let bit = 1usize.checked_shl(geo.order).unwrap_or(0);
-    if thp::vma_allowable_orders(vma, vma.flags(), TvaType::ForcedCollapse, bit) == 0 {
-        return Err(ScanResult::VmaCheck);
-    }
-    *hend = (*hend).min(geo.align_down(vma.end()));
-    Ok(())
 }

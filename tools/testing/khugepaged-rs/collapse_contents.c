@@ -51,15 +51,6 @@ static char pmd_kb_dir[128];
 
 /* ------------------------------------------------ helpers */
 
-static unsigned long read_ulong(const char *path)
-{
-	char buf[64];
-
-	if (read_line(path, buf, sizeof(buf)))
-		return (unsigned long)-1;
-	return strtoul(buf, NULL, 10);
-}
-
 static unsigned long vmstat(const char *name)
 {
 	static char buf[65536];

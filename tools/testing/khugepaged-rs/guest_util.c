@@ -37,6 +37,15 @@ int read_line(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+unsigned long read_ulong(const char *path)
+{
+	char buf[64];
+
+	if (read_line(path, buf, sizeof(buf)))
+		return (unsigned long)-1;
+	return strtoul(buf, NULL, 10);
+}
+
 int write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);

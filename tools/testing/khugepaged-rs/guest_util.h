@@ -13,6 +13,8 @@
 int read_file(const char *path, char *buf, size_t len);
 /* The same, cut at the first newline. */
 int read_line(const char *path, char *buf, size_t len);
+/* The number a (sysfs) file holds, or (unsigned long)-1 if it cannot be read. */
+unsigned long read_ulong(const char *path);
 /* Writes s to a (sysfs) file in one write(); 0 or -1. */
 int write_file(const char *path, const char *s);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */

@@ -51,15 +51,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static unsigned long read_ulong(const char *path)
-{
-	char buf[64];
-
-	if (read_line(path, buf, sizeof(buf)))
-		return 0;
-	return strtoul(buf, NULL, 10);
-}
-
 static pid_t khugepaged_pid(void)
 {
 	DIR *d = opendir("/proc");

@@ -44,15 +44,6 @@
 
 static int pmd_order;
 
-static unsigned long read_ulong(const char *path)
-{
-	char buf[64];
-
-	if (read_line(path, buf, sizeof(buf)))
-		return (unsigned long)-1;
-	return strtoul(buf, NULL, 10);
-}
-
 static void size_path(char *buf, size_t len, int order, const char *file)
 {
 	snprintf(buf, len, THP_DIR "/hugepages-%zukB/%s", (page_size << order) >> 10, file);
