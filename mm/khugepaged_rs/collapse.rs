@@ -13,7 +13,7 @@ use crate::{
     daemon,
     policy::{
         knobs::Knob,
-        order::{Planner, PmdScan},
+        order::{self, Planner, PmdScan},
         scan_result::ScanResult,
     },
     settings,
@@ -23,8 +23,8 @@ use kernel::{
     bindings,
     mm::{
         collapse::{
-            self, count_memcg_folio_event, count_mthp_stat, count_vm_event, trace, CopyError,
-            DetachedTable, MthpStat, SwapinError, VmEvent,
+            self, add_mthp_stat, count_memcg_folio_event, count_mthp_stat, count_vm_event, trace,
+            CopyError, DetachedTable, MthpStat, SwapinError, VmEvent,
         },
         folio::{IsolateError, IsolatedFolios, NewFolio},
         pgtable::{MmapLocked, PmdState},
@@ -664,7 +664,11 @@ fn mthp_collapse(
             if planner.max_ptes_none_unsupported() {
                 warn_max_ptes_none(geo);
             }
-            run_plan(cc, mm, addr, stats, &mut planner)
+            let result = run_plan(cc, mm, addr, stats, &mut planner);
+            if planner.walked_below_pmd() {
+                count_blocked(&scan, geo);
+            }
+            result
         }
         Err(_) => ScanResult::Fail,
     };
@@ -672,6 +676,22 @@ fn mthp_collapse(
     cc.swap = swap;
     cc.shared = shared;
     result
+}
+
+/// Counts the ranges below the PMD order that 7.3's walk would have tried and refused for
+/// a swapped-out or shared PTE; the plan never tries them.
+fn count_blocked(scan: &PmdScan<'_>, geo: Geometry) {
+    let Ok(blocked) = order::blocked(scan) else {
+        return;
+    };
+    for k in order::MIN_ORDER..geo.order {
+        if blocked.swap(k) != 0 {
+            add_mthp_stat(k, MthpStat::ExceedSwap, blocked.swap(k));
+        }
+        if blocked.shared(k) != 0 {
+            add_mthp_stat(k, MthpStat::ExceedShared, blocked.shared(k));
+        }
+    }
 }
 
 fn run_plan(

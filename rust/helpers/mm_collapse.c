@@ -108,6 +108,7 @@ int rust_helper_folio_memcg_alloc_deferred(struct folio *folio) { return folio_m
 /* Events and NUMA */
 void rust_helper_count_vm_event(enum vm_event_item item) { count_vm_event(item); }
 void rust_helper_count_mthp_stat(int order, enum mthp_stat_item item) { count_mthp_stat(order, item); }
+void rust_helper_mod_mthp_stat(int order, enum mthp_stat_item item, int delta) { mod_mthp_stat(order, item, delta); }
 void rust_helper_count_memcg_folio_events(struct folio *folio, enum vm_event_item idx, unsigned long nr) { count_memcg_folio_events(folio, idx, nr); }
 bool rust_helper_node_reclaim_enabled(void) { return node_reclaim_enabled(); }
 #ifdef CONFIG_NUMA

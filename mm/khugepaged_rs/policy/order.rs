@@ -40,6 +40,17 @@
 //! plan therefore collapses at least what 7.3's walk would, and exactly that when 7.3's
 //! scan does not stop early.
 //!
+//! # Ranges refused for swapped-out or shared PTEs
+//!
+//! 7.3 tries a range below the PMD order once enough of it is present, and only its
+//! collapse refuses a swapped-out PTE (`collapse_exceed_swap_pte`) or a shared one
+//! (`collapse_exceed_shared_pte`) in it, counting that in the size's stats. The plan never
+//! holds such a range; [`blocked`] counts them instead, per order, exactly as 7.3's walk
+//! would meet them: every enabled range below the PMD order that passes its order's
+//! present-PTE rule and holds a swapped-out PTE (counted as swap), or else a shared one. A
+//! caller counts them once per PMD whose walk went below the PMD order
+//! ([`Planner::walked_below_pmd`]).
+//!
 //! # What the selector assumes
 //!
 //! - `present` marks PTEs that map a page other than the zero page (7.3's
@@ -397,6 +408,98 @@ impl<'a> Selector<'a> {
     }
 }
 
+/// The ranges below the PMD order that 7.3's walk would try and its collapse refuse, per
+/// order (see [`blocked`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blocked {
+    swap: [u16; SUB_ORDERS],
+    shared: [u16; SUB_ORDERS],
+}
+
+/// Orders below the largest PMD order: 0 to [`MAX_PMD_ORDER`] - 1.
+// CAST: 13 fits any `usize`.
+const SUB_ORDERS: usize = MAX_PMD_ORDER as usize;
+
+impl Blocked {
+    /// Ranges of `order` refused for a swapped-out PTE.
+    pub fn swap(&self, order: u32) -> u32 {
+        self.swap.get(idx(order)).copied().unwrap_or(0).into()
+    }
+
+    /// Ranges of `order` refused for a shared PTE (and no swapped-out one).
+    pub fn shared(&self, order: u32) -> u32 {
+        self.shared.get(idx(order)).copied().unwrap_or(0).into()
+    }
+
+    fn add(counts: &mut [u16], order: u32, n: u32) {
+        if let Some(c) = counts.get_mut(idx(order)) {
+            *c = c.saturating_add(narrow(n, u16::MAX));
+        }
+    }
+}
+
+/// Counts the ranges below the PMD order that 7.3's walk over the whole PMD would try and
+/// refuse for a swapped-out or shared PTE: for each enabled order, the aligned ranges that
+/// pass the order's present-PTE rule (one present PTE with the scaled limit, every PTE
+/// present otherwise) and hold a swapped-out PTE, or else a shared one.
+///
+/// Every range holding such a PTE fails, so 7.3's walk reaches all of them once it goes
+/// below the PMD order: none lies in a range that collapses.
+pub fn blocked(scan: &PmdScan<'_>) -> Result<Blocked, PlanError> {
+    let sel = Selector::new(scan)?;
+    let mut out = Blocked::default();
+    let nr = pow2(sel.pmd_order);
+    let valid = bit_range(0, nr.min(64));
+    let words = nr.div_ceil(64);
+    let mut orders = sel.sub_orders;
+    while orders != 0 {
+        let k = orders.trailing_zeros();
+        orders &= orders.wrapping_sub(1);
+        let (mut swap, mut shared) = (0u32, 0u32);
+        if k < WORD_ORDER {
+            let starts = block_starts(k) & valid;
+            for w in 0..words {
+                let p = Selector::word(sel.present, w) & valid;
+                let s = Selector::word(sel.swap, w) & valid;
+                let h = Selector::word(sel.shared, w) & valid;
+                let present_ok = if sel.scaled {
+                    fold_any(p, k)
+                } else {
+                    fold_all(p, k)
+                };
+                let has_swap = fold_any(s, k);
+                let m = starts & present_ok;
+                swap = swap.saturating_add((m & has_swap).count_ones());
+                shared = shared.saturating_add((m & !has_swap & fold_any(h, k)).count_ones());
+            }
+        } else {
+            let per_block = pow2(k.saturating_sub(WORD_ORDER));
+            let mut w = 0;
+            while w < words {
+                let (mut any_p, mut all_p, mut any_s, mut any_h) = (false, true, false, false);
+                for i in w..w.saturating_add(per_block).min(words) {
+                    let p = Selector::word(sel.present, i);
+                    any_p |= p != 0;
+                    all_p &= p == u64::MAX;
+                    any_s |= Selector::word(sel.swap, i) != 0;
+                    any_h |= Selector::word(sel.shared, i) != 0;
+                }
+                if if sel.scaled { any_p } else { all_p } {
+                    if any_s {
+                        swap = swap.saturating_add(1);
+                    } else if any_h {
+                        shared = shared.saturating_add(1);
+                    }
+                }
+                w = w.saturating_add(per_block);
+            }
+        }
+        Blocked::add(&mut out.swap, k, swap);
+        Blocked::add(&mut out.shared, k, shared);
+    }
+    Ok(out)
+}
+
 /// Where one plan stands: one pass per enabled order, largest first, over one region.
 #[derive(Clone, Copy, Debug)]
 struct Walk {
@@ -671,6 +774,8 @@ pub struct Planner<'a> {
     /// Walks in use, the innermost retry last; 0 once everything is done.
     depth: usize,
     last: Option<Range>,
+    /// The walk went below the PMD order over the whole PMD.
+    below_pmd: bool,
 }
 
 impl<'a> Planner<'a> {
@@ -684,6 +789,7 @@ impl<'a> Planner<'a> {
             stack,
             depth: 1,
             last: None,
+            below_pmd: !sel.pmd_qualifies,
         })
     }
 
@@ -693,6 +799,7 @@ impl<'a> Planner<'a> {
         let Some(range) = self.last.take() else {
             return false;
         };
+        self.below_pmd |= range.order == self.sel.pmd_order;
         let cur = Walk::below(&self.sel, range);
         if cur.order < MIN_ORDER {
             return false;
@@ -718,6 +825,13 @@ impl<'a> Planner<'a> {
     /// The PMD's PTEs by kind.
     pub fn counts(&self) -> PteCounts {
         self.sel.counts
+    }
+
+    /// Whether 7.3's walk, met with the same failures, goes below the PMD order over the
+    /// whole PMD: the PMD order is not planned, or its collapse was retried at smaller
+    /// orders. The ranges [`blocked`] counts are then the ones it met.
+    pub fn walked_below_pmd(&self) -> bool {
+        self.below_pmd
     }
 }
 

@@ -246,6 +246,14 @@ pub fn count_mthp_stat(order: u32, stat: MthpStat) {
     unsafe { bindings::count_mthp_stat(order as i32, stat as u32) }
 }
 
+/// Counts `n` of `stat` for THPs of `order` at once.
+pub fn add_mthp_stat(order: u32, stat: MthpStat, n: u32) {
+    let delta = i32::try_from(n).unwrap_or(i32::MAX);
+    // CAST: Orders are tiny.
+    // SAFETY: Per-CPU counter update; out-of-range orders are ignored by C.
+    unsafe { bindings::mod_mthp_stat(order as i32, stat as u32, delta) }
+}
+
 /// Counts one `event` in the memory cgroup `folio` is charged to.
 pub fn count_memcg_folio_event(folio: &Folio, event: VmEvent) {
     // SAFETY: The folio is alive (`Folio` invariant).

@@ -15,7 +15,8 @@
  *   - one page per 64K block with max_ptes_none = HPAGE_PMD_NR - 1: one 64K
  *     folio per populated block, empty blocks stay empty;
  *   - no creep: a 16K folio next to empty PTEs never grows to 32K;
- *   - a swapped-out PTE or a page shared with a child keeps its block small.
+ *   - a swapped-out PTE or a page shared with a child keeps its block small,
+ *     and the size's collapse_exceed_swap_pte / _shared_pte count the block.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -64,12 +65,18 @@ static void enable_orders(unsigned long mask)
 	}
 }
 
+static unsigned long size_stat(int order, const char *stat)
+{
+	char file[64], path[256];
+
+	snprintf(file, sizeof(file), "stats/%s", stat);
+	size_path(path, sizeof(path), order, file);
+	return read_ulong(path);
+}
+
 static unsigned long collapse_alloc(int order)
 {
-	char path[256];
-
-	size_path(path, sizeof(path), order, "stats/collapse_alloc");
-	return read_ulong(path);
+	return size_stat(order, "collapse_alloc");
 }
 
 /*
@@ -330,7 +337,14 @@ static void test_swap_blocks(void)
 	struct case_env c;
 	bool ok;
 
-	if (!begin(&c, 0)) {
+	unsigned long before;
+
+	/*
+	 * max_ptes_none HPAGE_PMD_NR - 1: a 64K block is tried once one page
+	 * is present, so block 0 is tried and refused for its swap PTE, and
+	 * its size's collapse_exceed_swap_pte counts that.
+	 */
+	if (!begin(&c, pmd_nr - 1)) {
 		ksft_test_result_fail("swap: set-up\n");
 		return;
 	}
@@ -338,6 +352,7 @@ static void test_swap_blocks(void)
 	populate(c.r.p, 0, pmd_nr, 0x500);
 	if (madvise(c.r.p + 3 * page_size, page_size, MADV_PAGEOUT))
 		ksft_print_msg("MADV_PAGEOUT: %s\n", strerror(errno));
+	before = size_stat(4, "collapse_exceed_swap_pte");
 	enable_orders(1UL << 4);
 	madvise(c.r.p, pmd_size, MADV_HUGEPAGE);
 	/* Block 0 keeps its small pages (page 3 stays out); the others collapse. */
@@ -345,12 +360,17 @@ static void test_swap_blocks(void)
 	expect(c.want, 0, 16, 0);
 	c.want[3] = ABSENT;
 	ok = wait_layout(c.r.p, c.want) && check_data(c.r.p, 0, pmd_nr, 0x500);
-	ksft_test_result(ok, "a swapped-out PTE keeps its 64K block small, the other blocks collapse\n");
+	if (ok && size_stat(4, "collapse_exceed_swap_pte") == before) {
+		ksft_print_msg("64kB collapse_exceed_swap_pte did not move\n");
+		ok = false;
+	}
+	ksft_test_result(ok, "a swapped-out PTE keeps its 64K block small and is counted, the other blocks collapse\n");
 	end(&c);
 }
 
 static void test_shared_blocks(void)
 {
+	unsigned long before;
 	struct case_env c;
 	int status;
 	pid_t pid;
@@ -366,6 +386,7 @@ static void test_shared_blocks(void)
 		pause();
 		_exit(0);
 	}
+	before = size_stat(4, "collapse_exceed_shared_pte");
 	enable_orders(1UL << 4);
 	madvise(c.r.p, pmd_size, MADV_HUGEPAGE);
 	expect(c.want, 0, 32, 0);
@@ -378,12 +399,18 @@ static void test_shared_blocks(void)
 			usleep(50000);
 		ok = wait_layout(c.r.p, c.want);
 	}
+	/* Both full blocks were tried and refused, on every scan. */
+	if (ok && size_stat(4, "collapse_exceed_shared_pte") < before + 2) {
+		ksft_print_msg("64kB collapse_exceed_shared_pte moved by %lu, expected 2 or more\n",
+			       size_stat(4, "collapse_exceed_shared_pte") - before);
+		ok = false;
+	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	/* No longer shared: both blocks collapse. */
 	expect(c.want, 0, 32, 4);
 	ok = ok && wait_layout(c.r.p, c.want) && check_data(c.r.p, 0, 32, 0x600);
-	ksft_test_result(ok, "pages shared with a child stay small; once not shared they collapse\n");
+	ksft_test_result(ok, "pages shared with a child stay small and are counted; once not shared they collapse\n");
 	end(&c);
 }
 

@@ -7,7 +7,7 @@
 //! without failed attempts), and a replay of the plan (no creep).
 
 use khugepaged_policy::order::{
-    plan, replan, PlanError, Planner, PmdScan, PteCounts, Range, MAX_PMD_ORDER,
+    blocked, plan, replan, PlanError, Planner, PmdScan, PteCounts, Range, MAX_PMD_ORDER,
 };
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -365,6 +365,62 @@ fn upstream_scan_stops(pmd: &Pmd, l: Limits) -> bool {
     none_or_zero > scan_none || unmapped > l.swap || shared > l.shared
 }
 
+/// Per order, the ranges below the PMD order that 7.3 tried and refused: (swap, shared),
+/// a swapped-out PTE taking precedence as 7.3's swap-in comes before its isolation.
+fn refused(pmd: &Pmd, l: Limits, tried: &[Range]) -> Vec<(u32, u32)> {
+    let mut out = vec![(0, 0); MAX_PMD_ORDER as usize];
+    for &t in tried {
+        if t.order == pmd.order || upstream_collapse_ok(pmd, l, t) {
+            continue;
+        }
+        let (_, swap, shared) = pmd.count(t);
+        if swap > 0 {
+            out[t.order as usize].0 += 1;
+        } else if shared > 0 {
+            out[t.order as usize].1 += 1;
+        }
+    }
+    out
+}
+
+/// [`blocked`] by order, or nothing when the walk stayed at the PMD order.
+fn blocked_by_order(scan: &PmdScan<'_>, walked_below_pmd: bool) -> Vec<(u32, u32)> {
+    let b = blocked(scan).unwrap();
+    (0..MAX_PMD_ORDER)
+        .map(|k| {
+            if walked_below_pmd {
+                (b.swap(k), b.shared(k))
+            } else {
+                (0, 0)
+            }
+        })
+        .collect()
+}
+
+/// [`blocked`]'s definition, PTE by PTE.
+fn blocked_oracle(pmd: &Pmd, l: Limits) -> Vec<(u32, u32)> {
+    let mut out = vec![(0, 0); MAX_PMD_ORDER as usize];
+    for k in 2..pmd.order {
+        if !l.enabled(k, pmd.order) {
+            continue;
+        }
+        for b in blocks(r(0, pmd.order), k) {
+            let (present, swap, shared) = pmd.count(b);
+            let present_ok = if l.none == pmd.nr() - 1 {
+                present > 0
+            } else {
+                present == b.nr_ptes()
+            };
+            if present_ok && swap > 0 {
+                out[k as usize].0 += 1;
+            } else if present_ok && shared > 0 {
+                out[k as usize].1 += 1;
+            }
+        }
+    }
+    out
+}
+
 fn covered(ranges: &[Range]) -> BTreeSet<u32> {
     ranges.iter().flat_map(|r| r.offset..r.end()).collect()
 }
@@ -470,6 +526,49 @@ fn below_pmd_no_swap_or_shared_at_all() {
         &[(0, Pte::Present), (300, Pte::Present), (310, Pte::Shared)],
     );
     assert_eq!(collect(&pmd.scan(l)), [r(0, 8), r(288, 4)]);
+}
+
+#[test]
+fn blocked_counts_ranges_upstream_tries_and_refuses() {
+    // 64K (order 4) only, scaled limit: [16, 32) has a present and a swapped-out PTE,
+    // [32, 48) a shared one, [48, 64) only a swapped-out one (not tried: nothing present).
+    let l = Limits::defaults(512, 1 << 4);
+    let pmd = Pmd::with(
+        9,
+        &[
+            (0, Pte::Present),
+            (16, Pte::Present),
+            (17, Pte::Swap),
+            (40, Pte::Shared),
+            (50, Pte::Swap),
+        ],
+    );
+    let scan = pmd.scan(l);
+    let b = blocked(&scan).unwrap();
+    assert_eq!((b.swap(4), b.shared(4)), (1, 1));
+    assert_eq!((b.swap(9), b.shared(9), b.swap(3)), (0, 0, 0));
+    let planner = Planner::new(&scan).unwrap();
+    assert!(planner.walked_below_pmd());
+    assert_eq!(planner.collect::<Vec<_>>(), [r(0, 4)]);
+
+    // max_ptes_none 0: a swapped-out PTE leaves its range short of present ones, so only
+    // the full range with a shared PTE is tried.
+    let l = Limits { none: 0, ..l };
+    let mut ptes = vec![Pte::Present; 512];
+    ptes[17] = Pte::Swap;
+    ptes[40] = Pte::Shared;
+    let pmd = Pmd::new(9, ptes);
+    let b = blocked(&pmd.scan(l)).unwrap();
+    assert_eq!((b.swap(4), b.shared(4)), (0, 1));
+
+    // The PMD order planned: nothing below it is met unless its collapse is retried.
+    let l = Limits::defaults(512, 1 << 9 | 1 << 4);
+    let scan = pmd.scan(l);
+    let mut planner = Planner::new(&scan).unwrap();
+    assert!(!planner.walked_below_pmd());
+    assert_eq!(planner.next(), Some(r(0, 9)));
+    assert!(planner.retry_smaller());
+    assert!(planner.walked_below_pmd());
 }
 
 #[test]
@@ -855,6 +954,33 @@ fn planner_with_failures_matches_upstream_walk() {
 }
 
 #[test]
+fn blocked_is_what_upstream_tries_and_refuses() {
+    for_each_geometry(|pmd, l| {
+        let scan = pmd.scan(l);
+        prop_assert_eq!(blocked_by_order(&scan, true), blocked_oracle(pmd, l));
+        if upstream_scan_stops(pmd, l) {
+            return Ok(());
+        }
+        let none = |_: Range| false;
+        let some = |r: Range| r.order == pmd.order || r.offset.is_multiple_of(3);
+        for fails in [&none as &dyn Fn(Range) -> bool, &some] {
+            let mut planner = Planner::new(&scan).unwrap();
+            while let Some(range) = planner.next() {
+                if fails(range) {
+                    planner.retry_smaller();
+                }
+            }
+            let (up_tried, _) = upstream(pmd, l, fails);
+            prop_assert_eq!(
+                blocked_by_order(&scan, planner.walked_below_pmd()),
+                refused(pmd, l, &up_tried)
+            );
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn no_creep_applying_a_plan_changes_nothing() {
     for_each_geometry(|pmd, l| {
         let first = collect(&pmd.scan(l));
@@ -922,5 +1048,6 @@ proptest! {
         let got = collect(&pmd.scan(l));
         check_plan(&pmd, l, &got);
         prop_assert_eq!(got, oracle(&pmd, l, r(0, order), true));
+        prop_assert_eq!(blocked_by_order(&pmd.scan(l), true), blocked_oracle(&pmd, l));
     }
 }
