@@ -81,6 +81,9 @@ pub(crate) struct CollapseControl {
     pub(crate) is_khugepaged: bool,
     /// PTEs, PMDs and VMAs looked at, against `pages_to_scan`.
     pub(crate) progress: u32,
+    /// The range comes from an access-bit hint: MGLRU found it young and cleared the bits
+    /// the referenced check would look at, so the hint stands for them.
+    pub(crate) young_hint: bool,
     /// Pages seen per NUMA node in the current range, to pick the node for the new folio.
     node_load: KVec<u32>,
     /// Preallocated room for the folios a collapse isolates.
@@ -99,6 +102,7 @@ impl CollapseControl {
         Ok(Self {
             is_khugepaged,
             progress: 0,
+            young_hint: false,
             node_load: KVec::from_elem(0u32, collapse::max_numnodes(), GFP_KERNEL)?,
             isolated: IsolatedFolios::new(geo.nr, GFP_KERNEL)?,
             present: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
@@ -415,6 +419,7 @@ fn scan_ptes(
     // khugepaged wants some sign of use, and more of it when pages must be swapped in.
     let half = u32::try_from(geo.nr / 2).unwrap_or(u32::MAX);
     if cc.is_khugepaged
+        && !cc.young_hint
         && (stats.referenced == 0 || (stats.unmapped > 0 && stats.referenced < half))
     {
         ScanResult::LackReferencedPage
@@ -598,6 +603,7 @@ fn collapse_locked(
     };
     let limits = IsolateLimits {
         is_khugepaged: cc.is_khugepaged,
+        young_hint: cc.young_hint,
         max_none: max_ptes_none(cc.is_khugepaged, uffd, geo, order),
         max_shared: max_ptes_shared(cc.is_khugepaged, geo, order),
         droppable: vma.is_droppable(),
@@ -748,6 +754,8 @@ fn run_plan(
 /// The limits isolation applies, read once before the page table is taken out.
 struct IsolateLimits {
     is_khugepaged: bool,
+    /// See [`CollapseControl::young_hint`].
+    young_hint: bool,
     max_none: u32,
     max_shared: u32,
     droppable: bool,
@@ -830,7 +838,11 @@ fn isolate(
             referenced += 1;
         }
     }
-    if result == ScanResult::Succeed && limits.is_khugepaged && referenced == 0 {
+    if result == ScanResult::Succeed
+        && limits.is_khugepaged
+        && !limits.young_hint
+        && referenced == 0
+    {
         result = ScanResult::LackReferencedPage;
     }
     // The table is still detached, so the last folio looked at is still mapped by it.

@@ -15,12 +15,17 @@
 //! page tables cannot be torn down under the scan and `__khugepaged_exit()`, which runs when
 //! the last user goes, never races with it: it just takes the slot out.
 //!
-//! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::slots` is taken alone.
+//! Each wake-up first serves collapse hints ([`hints`]), highest priority first, with up to
+//! half of `pages_to_scan`, then goes on with the round-robin walk where it left off.
+//!
+//! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::slots` and `Daemon::hints`
+//! are taken alone (`hints` also under a page-table lock, by the hint feeders).
 
 use crate::{
     collapse::{self, CollapseControl},
+    hints::{self, Queue},
     min_free,
-    policy::{knobs::Knob, scan_result::ScanResult},
+    policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
     settings,
 };
 use kernel::{
@@ -61,6 +66,9 @@ struct Daemon {
     /// The registered mms, by address; each entry holds an `mmgrab()` reference.
     #[pin]
     slots: SpinLock<RBTree<usize, ARef<Mm>>>,
+    /// The collapse hints (C has none).
+    #[pin]
+    hints: SpinLock<Queue>,
 }
 
 /// Where the round-robin walk stands: the mm being scanned (its key) and the next address in
@@ -164,14 +172,31 @@ impl Daemon {
         kthread::try_to_freeze();
     }
 
-    /// One wake-up's work: scan up to `pages_to_scan` PTEs over the registered mms
-    /// (C: `khugepaged_do_scan()`).
+    /// One wake-up's work: serve collapse hints with up to half of `pages_to_scan`, then
+    /// scan up to the rest over the registered mms (C: `khugepaged_do_scan()`).
     fn do_scan(&self, cc: &mut CollapseControl, cursor: &mut Cursor) {
         let progress_max = settings::get(Knob::PagesToScan);
         let mut pass_through_head = 0u32;
         let mut may_wait = true;
         kernel::mm::collapse::lru_add_drain_all();
         cc.progress = 0;
+        let hint_budget = progress_max / 2;
+        while cc.progress < hint_budget {
+            kthread::cond_resched();
+            if kthread::should_stop() {
+                return;
+            }
+            let Some(hint) = hints::next() else {
+                break;
+            };
+            if self.serve_hint(cc, &hint) == ScanResult::AllocHugePageFail {
+                if !may_wait {
+                    return;
+                }
+                may_wait = false;
+                self.alloc_sleep();
+            }
+        }
         loop {
             kthread::cond_resched();
             if kthread::should_stop() {
@@ -198,6 +223,50 @@ impl Daemon {
                 self.alloc_sleep();
             }
         }
+    }
+
+    /// Scans the PMD range of one collapse hint, with every check the walk makes: the mm
+    /// must still be registered and have users, the range must lie in a VMA khugepaged may
+    /// collapse, and the scan and collapse re-check everything under their locks.
+    fn serve_hint(&self, cc: &mut CollapseControl, hint: &Hint) -> ScanResult {
+        let mm = self.slots.lock().get(&hint.mm).cloned();
+        let progress_prev = cc.progress;
+        let mut result = ScanResult::Fail;
+        let mut stale = true;
+        if let Some(mm) = mm {
+            cc.progress = cc.progress.saturating_add(1);
+            if let Some(user) = mm.mmget_not_zero() {
+                if let Some(guard) = user.mmap_read_trylock() {
+                    let eligible = !collapse::exit_or_disabled(&user) && {
+                        let geo = cc.geometry();
+                        guard.vma_lookup(hint.addr).is_some_and(|vma| {
+                            geo.align_up(vma.start()) <= hint.addr
+                                && hint
+                                    .addr
+                                    .checked_add(geo.size)
+                                    .is_some_and(|end| end <= geo.align_down(vma.end()))
+                                && collapse_possible(vma, vma.flags(), TvaType::Khugepaged)
+                        })
+                    };
+                    if eligible {
+                        stale = false;
+                        cc.young_hint = hints::is_young_hint(hint);
+                        result = collapse::collapse_single_pmd(cc, &user, guard, hint.addr).0;
+                        cc.young_hint = false;
+                    } else {
+                        result = ScanResult::VmaCheck;
+                    }
+                } else {
+                    stale = false;
+                }
+            }
+        }
+        // Whatever the hint led to, it cost at least what a skipped VMA does.
+        if cc.progress == progress_prev {
+            cc.progress = cc.progress.saturating_add(1);
+        }
+        hints::served(hint, result as i32, result == ScanResult::Succeed, stale);
+        result
     }
 
     /// Scans the mm under the cursor until the budget is spent, the mmap lock had to be
@@ -339,6 +408,9 @@ fn scan_vmas<'a>(
             addr
         };
         let (r, guard_back) = collapse::collapse_single_pmd(cc, mm, guard, addr);
+        if r == ScanResult::Succeed {
+            hints::collapsed_by_scan();
+        }
         *result = r;
         cursor.address = addr.saturating_add(geo.size);
         match guard_back {
@@ -354,12 +426,14 @@ fn scan_vmas<'a>(
 
 /// Allocates the daemon's state (`khugepaged_init()`).
 pub(crate) fn init() -> Result {
+    let queue = hints::init()?;
     let daemon = Arc::pin_init(
         pin_init!(Daemon {
             thread <- new_mutex!(None, "Daemon::thread"),
             wake <- new_spinlock!(Wake { stop: false, kicked: false }, "Daemon::wake"),
             wait <- new_condvar!("Daemon::wait"),
             slots <- new_spinlock!(RBTree::new(), "Daemon::slots"),
+            hints <- new_spinlock!(queue, "Daemon::hints"),
         }),
         GFP_KERNEL,
     )?;
@@ -367,7 +441,18 @@ pub(crate) fn init() -> Result {
         // `khugepaged_init()` runs once, from `hugepage_init()`.
         return Err(EBUSY);
     }
+    hints::start();
     Ok(())
+}
+
+/// Runs `f` on the hint queue under its lock; `None` before [`init`].
+pub(crate) fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> Option<R> {
+    DAEMON.as_ref().map(|d| f(&mut d.hints.lock()))
+}
+
+/// Puts `queue` in place of the hint queue and returns the old one; `None` before [`init`].
+pub(crate) fn replace_queue(queue: Queue) -> Option<Queue> {
+    with_queue(|q| core::mem::replace(q, queue))
 }
 
 /// Returns whether any THP mode could use khugepaged (C: `hugepage_enabled()`).
@@ -475,6 +560,8 @@ pub(crate) fn exit(mm: &Mm) {
     if slot.is_some() {
         mm.clear_flag(MmFlag::VmHugepage);
     }
+    // After the flag: a hint added from now on is refused (see `hints::add()`).
+    hints::remove_mm(mm);
     // The slot's `mmgrab()` reference, dropped outside the lock.
     drop(slot);
 }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What only C can define for the Rust khugepaged: the huge_memory tracepoints (they need
- * CREATE_TRACE_POINTS and the scan results by name) and a compile-time check that
- * <linux/khugepaged_rs.h> still matches the mm-internal headers it mirrors.
+ * CREATE_TRACE_POINTS and the scan results by name), the static key the collapse-hint
+ * feeders in mm/vmscan.c test, and a compile-time check that <linux/khugepaged_rs.h>
+ * still matches the mm-internal headers it mirrors.
  */
+#include <linux/jump_label.h>
+#include <linux/khugepaged.h>
 #include <linux/mm.h>
 #include <linux/khugepaged_rs.h>
 #include "../internal.h"
@@ -12,3 +15,14 @@
 
 #define CREATE_TRACE_POINTS
 #include <trace/events/huge_memory.h>
+
+/* Off until khugepaged_init() has the hint queue, then as the "hints" knob says. */
+DEFINE_STATIC_KEY_FALSE(khugepaged_hints_key);
+
+void khugepaged_rs_hints_key_set(bool on)
+{
+	if (on)
+		static_branch_enable(&khugepaged_hints_key);
+	else
+		static_branch_disable(&khugepaged_hints_key);
+}

@@ -11,6 +11,7 @@
 //! - [`daemon`]: the kernel thread, started and stopped with the THP modes, and the mms it
 //!   scans;
 //! - [`collapse`]: scanning a PMD range and collapsing it;
+//! - [`hints`]: the collapse hints, served before the walk;
 //! - [`settings`] and [`sysfs`]: the `khugepaged/` knobs;
 //! - [`madvise`]: `MADV_[NO]HUGEPAGE` and `MADV_COLLAPSE`;
 //! - [`min_free`]: the `min_free_kbytes` THP asks for;
@@ -20,7 +21,7 @@
 
 use kernel::{
     bindings,
-    ffi::{c_int, c_ulong},
+    ffi::{c_int, c_uint, c_ulong},
     mm::{
         collapse::MmFlag,
         thp::TvaType,
@@ -33,6 +34,7 @@ use kernel::{
 
 mod collapse;
 mod daemon;
+mod hints;
 mod madvise;
 mod min_free;
 pub mod policy;
@@ -128,6 +130,51 @@ pub unsafe extern "C" fn __khugepaged_exit(mm: *mut bindings::mm_struct) {
     // SAFETY: Valid for the call, by the caller's guarantee.
     let mm = unsafe { Mm::from_raw(mm) };
     daemon::exit(mm);
+}
+
+/// Asks khugepaged to look at the PMD range holding `address` in `mm` soon, at `priority`
+/// (0 highest, 3 lowest; larger values mean 3). Returns whether the hint was queued: hints
+/// are on, `mm` is registered with khugepaged, and the queue had room. Never allocates,
+/// sleeps or takes the mmap lock.
+///
+/// # Safety
+///
+/// `mm` is valid for the call.
+#[no_mangle]
+pub unsafe extern "C" fn khugepaged_add_collapse_hint(
+    mm: *mut bindings::mm_struct,
+    address: c_ulong,
+    priority: c_uint,
+) -> bool {
+    // SAFETY: Valid for the call, by the caller's guarantee.
+    let mm = unsafe { Mm::from_raw(mm) };
+    let prio = u8::try_from(priority).unwrap_or(u8::MAX);
+    hints::add(mm, address, prio, hints::Source::Other)
+}
+
+/// The MGLRU feeder behind `khugepaged_add_young_hint()`: an access-bit scan of `vma` found
+/// `young` of `scanned` PTEs around `address` young, the smallest of their folios of order
+/// `min_order`.
+///
+/// # Safety
+///
+/// `vma` is valid and cannot be freed during the call: the caller holds its mmap read lock
+/// (MGLRU's walk) or its rmap lock with the page-table lock (the look-around).
+#[no_mangle]
+pub unsafe extern "C" fn __khugepaged_add_young_hint(
+    vma: *mut bindings::vm_area_struct,
+    address: c_ulong,
+    young: c_uint,
+    scanned: c_uint,
+    min_order: c_uint,
+    source: c_uint,
+) -> bool {
+    // SAFETY: The VMA stays valid for the call (see above). `VmaRef` asks for the mmap or
+    // VMA lock; under the rmap lock alone its flags may change under us, which only makes
+    // the hint stale, and a hint is re-checked under the mmap lock when served.
+    let vma = unsafe { VmaRef::from_raw(vma) };
+    let source = hints::Source::from_raw(source);
+    hints::add_young(vma, address, young, scanned, min_order, source)
 }
 
 /// Recomputes `min_free_kbytes` after memory changed, if khugepaged runs.

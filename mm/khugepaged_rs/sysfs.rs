@@ -4,10 +4,11 @@
 //! `khugepaged_attr_group` of `mm/khugepaged.c`).
 //!
 //! One generic attribute type serves the six numeric knobs; parsing and ranges live in the
-//! policy core. A refused write returns an error and changes nothing.
+//! policy core. A refused write returns an error and changes nothing. After 7.3's files
+//! come khugepaged-rs's own: `hints`, `hint_capacity` and `hint_stats`.
 
 use crate::{
-    daemon,
+    daemon, hints,
     policy::knobs::{self, Knob, ParseError},
     settings,
 };
@@ -95,6 +96,45 @@ impl KobjAttributeOps for Defrag {
     }
 }
 
+/// `hints` (khugepaged-rs): collapse hints on (1) or off (0).
+struct HintsOn;
+
+#[vtable]
+impl KobjAttributeOps for HintsOn {
+    fn show(buf: &mut ShowBuffer<'_>) -> Result {
+        emit(buf, hints::enabled().into())
+    }
+
+    fn store(input: &[u8]) -> Result {
+        hints::set_enabled(knobs::parse_hints(input).map_err(to_error)?);
+        Ok(())
+    }
+}
+
+/// `hint_capacity` (khugepaged-rs): how many hints the queue holds.
+struct HintCapacity;
+
+#[vtable]
+impl KobjAttributeOps for HintCapacity {
+    fn show(buf: &mut ShowBuffer<'_>) -> Result {
+        writeln!(buf, "{}", hints::capacity()).map_err(|_| EINVAL)
+    }
+
+    fn store(input: &[u8]) -> Result {
+        hints::set_capacity(knobs::parse_hint_capacity(input).map_err(to_error)?)
+    }
+}
+
+/// `hint_stats` (khugepaged-rs, read-only): the hint counters, one `name value` per line.
+struct HintStats;
+
+#[vtable]
+impl KobjAttributeOps for HintStats {
+    fn show(buf: &mut ShowBuffer<'_>) -> Result {
+        hints::write_stats(buf).map_err(|_| EINVAL)
+    }
+}
+
 static DEFRAG: KobjAttribute<Defrag> = KobjAttribute::new(c"defrag");
 static MAX_PTES_NONE: KobjAttribute<KnobAttr<{ Knob::MaxPtesNone as usize }>> =
     KobjAttribute::new(c"max_ptes_none");
@@ -111,8 +151,12 @@ static SCAN_SLEEP: KobjAttribute<KnobAttr<{ Knob::ScanSleepMillisecs as usize }>
 static ALLOC_SLEEP: KobjAttribute<KnobAttr<{ Knob::AllocSleepMillisecs as usize }>> =
     KobjAttribute::new(c"alloc_sleep_millisecs");
 
-/// The files of `khugepaged/`, in 7.3's order.
-pub(crate) static ATTRS: AttributeList<9> = AttributeList::new([
+static HINTS: KobjAttribute<HintsOn> = KobjAttribute::new(c"hints");
+static HINT_CAPACITY: KobjAttribute<HintCapacity> = KobjAttribute::new(c"hint_capacity");
+static HINT_STATS: KobjAttribute<HintStats> = KobjAttribute::new(c"hint_stats");
+
+/// The files of `khugepaged/`: 7.3's, in its order, then the hint files.
+pub(crate) static ATTRS: AttributeList<12> = AttributeList::new([
     DEFRAG.as_attribute(),
     MAX_PTES_NONE.as_attribute(),
     MAX_PTES_SWAP.as_attribute(),
@@ -122,4 +166,7 @@ pub(crate) static ATTRS: AttributeList<9> = AttributeList::new([
     FULL_SCANS.as_attribute(),
     SCAN_SLEEP.as_attribute(),
     ALLOC_SLEEP.as_attribute(),
+    HINTS.as_attribute(),
+    HINT_CAPACITY.as_attribute(),
+    HINT_STATS.as_attribute(),
 ]);

@@ -78,6 +78,8 @@ pub struct HintSlot {
     gen: u64,
     rec: u32,
     level: u8,
+    /// The caller's tag (where the hint came from).
+    tag: u8,
     /// The chain of the hint's bucket.
     hash: Link,
     /// Its record's list; also the free list and the zombie list.
@@ -108,6 +110,7 @@ impl HintSlot {
         gen: 0,
         rec: NIL,
         level: 0,
+        tag: 0,
         hash: UNLINKED,
         fifo: UNLINKED,
         age: UNLINKED,
@@ -138,6 +141,31 @@ pub struct Hint {
     pub addr: usize,
     /// The level it was served from.
     pub prio: u8,
+    /// The tag it was added with, or the one of the hint that last raised it.
+    pub tag: u8,
+}
+
+/// Priority levels by the share of young PTEs, highest first: a hint at level `i` needs at
+/// least `YOUNG_SHARE[i]` eighths of the PTEs looked at to be young.
+const YOUNG_SHARE: [u32; HINT_LEVELS] = [7, 4, 2, 1];
+
+/// Fewest young PTEs worth a hint: the smallest mTHP (order 2).
+pub const MIN_YOUNG: u32 = 4;
+
+/// The priority of a hint from an access-bit scan that found `young` of `scanned` PTEs
+/// young: level 0 from 7/8 young, 1 from 1/2, 2 from 1/4, 3 from 1/8; `None` below 1/8 or
+/// below [`MIN_YOUNG`] young PTEs.
+pub fn young_priority(young: u32, scanned: u32) -> Option<u8> {
+    // A look-around counts the young PTE it started from on top of its window.
+    let young = young.min(scanned);
+    if young < MIN_YOUNG {
+        return None;
+    }
+    let eighths = u64::from(young).saturating_mul(8);
+    let level = YOUNG_SHARE
+        .iter()
+        .position(|&share| eighths >= u64::from(share).saturating_mul(u64::from(scanned)))?;
+    u8::try_from(level).ok()
 }
 
 /// What [`HintQueue::add`] did.
@@ -625,6 +653,12 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
     /// Queues a hint for the PMD holding `addr` in `mm`, at priority `prio` (0 highest;
     /// values past the last level mean the last level).
     pub fn add(&mut self, mm: usize, addr: usize, prio: u8) -> AddOutcome {
+        self.add_tagged(mm, addr, prio, 0)
+    }
+
+    /// [`HintQueue::add`] with a tag for the caller, served with the hint; a duplicate that
+    /// raises the priority replaces the tag.
+    pub fn add_tagged(&mut self, mm: usize, addr: usize, prio: u8, tag: u8) -> AddOutcome {
         let addr = addr & self.pmd_mask;
         let last = u8::try_from(HINT_LEVELS.saturating_sub(1)).unwrap_or(0);
         let level = prio.min(last);
@@ -637,6 +671,9 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
                 return AddOutcome::Duplicate;
             }
             self.detach(i);
+            if let Some(s) = self.slot_mut(i) {
+                s.tag = tag;
+            }
             if !self.attach(i, level) {
                 // Unreachable (see `attach`); drop rather than leak the slot.
                 self.unhash(i);
@@ -662,6 +699,7 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         if let Some(s) = self.slot_mut(i) {
             s.mm = mm;
             s.addr = addr;
+            s.tag = tag;
         }
         if !self.attach(i, level) {
             push_back(&mut self.slots, &mut self.free, i, fifo_link);
@@ -719,6 +757,7 @@ impl<S: DerefMut<Target = [HintSlot]>> Iterator for HintQueue<S> {
             mm: s.mm,
             addr: s.addr,
             prio: s.level,
+            tag: s.tag,
         };
         let more = self.slot(r).is_some_and(|s| s.count > 1);
         self.detach(i);

@@ -765,6 +765,15 @@ unsafe fn restore_pmd(mm: &MmWithUser, pmd: *mut bindings::pmd_t, orig: bindings
     }
 }
 
+/// Turns the collapse-hint feeders in `mm/vmscan.c` on or off (a static key: a few
+/// microseconds of code patching, so not for hot paths). May sleep.
+#[cfg(CONFIG_KHUGEPAGED_RS)]
+pub fn hints_key_set(on: bool) {
+    // SAFETY: `khugepaged_rs_hints_key_set()` toggles a static key defined in
+    // mm/khugepaged_rs/glue.c; it may sleep, which the caller allows (process context).
+    unsafe { bindings::khugepaged_rs_hints_key_set(on) }
+}
+
 /// The `huge_memory` tracepoints of a khugepaged scan and collapse, with 7.3's fields.
 /// Results are passed by their `enum scan_result` number, which the trace prints by name.
 pub mod trace {
@@ -772,6 +781,32 @@ pub mod trace {
         bindings,
         mm::{folio::Folio, Mm},
     };
+
+    /// `mm_khugepaged_collapse_hint`: a collapse hint served, with the result of its scan
+    /// and whether the range gained a new folio.
+    #[cfg(CONFIG_KHUGEPAGED_RS)]
+    pub fn collapse_hint(
+        mm: usize,
+        addr: usize,
+        prio: u8,
+        source: u8,
+        status: i32,
+        collapsed: bool,
+    ) {
+        // The mm is printed, never dereferenced: the hint may outlive it.
+        let mm = core::ptr::without_provenance_mut::<bindings::mm_struct>(mm);
+        // SAFETY: The tracepoint records the values only.
+        unsafe {
+            bindings::khugepaged_rs_trace_hint(
+                mm,
+                addr,
+                prio.into(),
+                source.into(),
+                status,
+                collapsed.into(),
+            )
+        }
+    }
 
     /// `mm_khugepaged_scan_pmd`: the scan of one PMD range; `pfn` is the page that stopped it.
     pub fn scan_pmd(

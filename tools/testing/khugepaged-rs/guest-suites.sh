@@ -59,6 +59,7 @@ run own/madv_collapse madv_collapse --expect collapse
 run own/collapse_contents collapse_contents
 run own/collapse_races collapse_races
 run own/mthp_sizes mthp_sizes
+run own/collapse_hints collapse_hints
 
 # 7.3's own selftests: the peer suite.
 run_peer peer/khugepaged:anon khugepaged khugepaged:anon

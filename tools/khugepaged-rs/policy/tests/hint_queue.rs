@@ -4,7 +4,8 @@
 //! over random sequences of adds (duplicates, raises, overflow), serves and mm removals.
 
 use khugepaged_policy::hint_queue::{
-    AddOutcome, Hint, HintCounters, HintQueue, HintQueueError, HintSlot, HINT_LEVELS,
+    young_priority, AddOutcome, Hint, HintCounters, HintQueue, HintQueueError, HintSlot,
+    HINT_LEVELS, MIN_YOUNG,
 };
 use proptest::prelude::*;
 
@@ -23,6 +24,7 @@ struct Entry {
     seq: u64,
     mm: usize,
     addr: usize,
+    tag: u8,
 }
 
 /// The queue's rules, written as plainly as possible.
@@ -48,13 +50,14 @@ impl Model {
         }
     }
 
-    fn insert(&mut self, mm: usize, addr: usize, level: u8) {
+    fn insert(&mut self, mm: usize, addr: usize, level: u8, tag: u8) {
         self.seq += 1;
         let e = Entry {
             level,
             seq: self.seq,
             mm,
             addr,
+            tag,
         };
         let at = self
             .hints
@@ -78,7 +81,7 @@ impl Model {
         e
     }
 
-    fn add(&mut self, mm: usize, addr: usize, prio: u8) -> AddOutcome {
+    fn add(&mut self, mm: usize, addr: usize, prio: u8, tag: u8) -> AddOutcome {
         let addr = addr & !(PMD - 1);
         let level = prio.min(HINT_LEVELS as u8 - 1);
         if let Some(at) = self.hints.iter().position(|h| h.mm == mm && h.addr == addr) {
@@ -87,7 +90,7 @@ impl Model {
                 return AddOutcome::Duplicate;
             }
             self.take(at);
-            self.insert(mm, addr, level);
+            self.insert(mm, addr, level, tag);
             self.counters.raised += 1;
             return AddOutcome::Raised;
         }
@@ -102,7 +105,7 @@ impl Model {
             self.take(oldest);
             outcome = AddOutcome::Evicted;
         }
-        self.insert(mm, addr, level);
+        self.insert(mm, addr, level, tag);
         self.counters.added += 1;
         outcome
     }
@@ -126,6 +129,7 @@ impl Model {
             mm: e.mm,
             addr: e.addr,
             prio: e.level,
+            tag: e.tag,
         })
     }
 
@@ -143,7 +147,12 @@ impl Model {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Add { mm: usize, addr: usize, prio: u8 },
+    Add {
+        mm: usize,
+        addr: usize,
+        prio: u8,
+        tag: u8,
+    },
     Next,
     RemoveMm(usize),
 }
@@ -155,11 +164,12 @@ fn mm_key(k: usize) -> usize {
 
 fn op_strategy(mms: usize, pmds: usize) -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..mms, 0..pmds, 0..PMD, 0u8..(HINT_LEVELS as u8 + 2)).prop_map(
-            |(m, p, low, prio)| Op::Add {
+        6 => (0..mms, 0..pmds, 0..PMD, 0u8..(HINT_LEVELS as u8 + 2), 0u8..3).prop_map(
+            |(m, p, low, prio, tag)| Op::Add {
                 mm: mm_key(m),
                 addr: 0x7f00_0000_0000 + p * PMD + low,
                 prio,
+                tag,
             }
         ),
         3 => Just(Op::Next),
@@ -183,10 +193,15 @@ fn run(cap: usize, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut m = Model::new(cap);
     for (step, op) in ops.iter().enumerate() {
         match *op {
-            Op::Add { mm, addr, prio } => {
+            Op::Add {
+                mm,
+                addr,
+                prio,
+                tag,
+            } => {
                 prop_assert_eq!(
-                    q.add(mm, addr, prio),
-                    m.add(mm, addr, prio),
+                    q.add_tagged(mm, addr, prio, tag),
+                    m.add(mm, addr, prio, tag),
                     "step {}",
                     step
                 )
@@ -270,7 +285,8 @@ fn dedups_by_pmd_and_raises_priority() {
         Some(Hint {
             mm: 1,
             addr: 0x20_0000,
-            prio: 0
+            prio: 0,
+            tag: 0,
         })
     );
     assert_eq!(q.next().map(|h| (h.mm, h.prio)), Some((2, 2)));
@@ -396,4 +412,58 @@ fn single_slot_queue() {
 fn slot_size() {
     // The storage cost per hint, for the kernel's sizing (see the documentation).
     assert!(std::mem::size_of::<HintSlot>() <= 128);
+}
+
+#[test]
+fn raising_duplicate_brings_its_tag() {
+    let mut q = queue(4);
+    assert_eq!(q.add_tagged(1, 0, 2, 1), AddOutcome::Added);
+    assert_eq!(q.add_tagged(1, 0, 3, 2), AddOutcome::Duplicate);
+    assert_eq!(
+        q.next().map(|h| h.tag),
+        Some(1),
+        "a lower duplicate keeps the tag"
+    );
+    q.add_tagged(1, 0, 2, 1);
+    assert_eq!(q.add_tagged(1, 0, 1, 2), AddOutcome::Raised);
+    assert_eq!(q.next().map(|h| (h.prio, h.tag)), Some((1, 2)));
+}
+
+#[test]
+fn young_priority_by_eighths() {
+    assert_eq!(young_priority(512, 512), Some(0));
+    assert_eq!(young_priority(448, 512), Some(0));
+    assert_eq!(young_priority(447, 512), Some(1));
+    assert_eq!(young_priority(256, 512), Some(1));
+    assert_eq!(young_priority(128, 512), Some(2));
+    assert_eq!(young_priority(64, 512), Some(3));
+    assert_eq!(young_priority(63, 512), None);
+    assert_eq!(young_priority(MIN_YOUNG - 1, MIN_YOUNG - 1), None);
+    assert_eq!(young_priority(MIN_YOUNG, MIN_YOUNG), Some(0));
+    assert_eq!(
+        young_priority(70, 64),
+        Some(0),
+        "more young than scanned is all young"
+    );
+    assert_eq!(young_priority(0, 0), None);
+}
+
+proptest! {
+    /// Against the definition: the first level whose share of young PTEs is reached.
+    #[test]
+    fn young_priority_is_the_first_share_reached(young in 0u32..9000, scanned in 0u32..9000) {
+        let y = young.min(scanned);
+        let want = if y < MIN_YOUNG {
+            None
+        } else {
+            [7u64, 4, 2, 1]
+                .iter()
+                .position(|&e| 8 * u64::from(y) >= e * u64::from(scanned))
+                .map(|l| l as u8)
+        };
+        prop_assert_eq!(young_priority(young, scanned), want);
+        if let Some(l) = want {
+            prop_assert!(usize::from(l) < HINT_LEVELS);
+        }
+    }
 }

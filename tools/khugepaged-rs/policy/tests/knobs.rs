@@ -169,3 +169,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn hint_knobs_take_their_range_only() {
+    use khugepaged_policy::knobs::{parse_hint_capacity, parse_hints, HINT_CAPACITY_MAX};
+    assert_eq!(parse_hints(b"0\n"), Ok(false));
+    assert_eq!(parse_hints(b"1"), Ok(true));
+    for bad in [
+        &b"2"[..],
+        b"",
+        b"-1",
+        b"1 ",
+        b"yes",
+        b"99999999999999999999999",
+    ] {
+        assert_eq!(parse_hints(bad), Err(ParseError::Invalid), "{bad:?}");
+    }
+    assert_eq!(parse_hint_capacity(b"1"), Ok(1));
+    assert_eq!(parse_hint_capacity(b"65536\n"), Ok(HINT_CAPACITY_MAX));
+    for bad in [&b"0"[..], b"65537", b"", b"4096x", b"-4", b"4294967297"] {
+        assert_eq!(
+            parse_hint_capacity(bad),
+            Err(ParseError::Invalid),
+            "{bad:?}"
+        );
+    }
+}

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Collapse hints: PMD ranges worth collapsing soon, queued by priority and served by the
+//! thread before its round-robin walk. 7.3 has no counterpart.
+//!
+//! Hints come from `khugepaged_add_collapse_hint()` and from MGLRU, which clears access
+//! bits while it ages memory: its page-table walk (`walk_mm()`) and its rmap look-around
+//! (`lru_gen_look_around()`) report how many of the PTEs they looked at were young, and a
+//! hot enough range that is not yet at the largest size its VMA allows becomes a hint
+//! ([`add_young`]). Adding runs in reclaim, maybe under a page-table lock and with IRQs off:
+//! it takes one spinlock, never allocates, never sleeps and never takes the mmap lock.
+//!
+//! The queue is the policy core's [`HintQueue`], in storage allocated when the capacity is
+//! set. It holds mms by address only, so a hint never keeps an mm alive: hints are taken
+//! only for mms registered with khugepaged, and [`remove_mm`], called by
+//! `__khugepaged_exit()` after it cleared the registration flag, drops an exiting mm's
+//! hints under the same lock. A served hint is advice: the thread looks the mm up among
+//! its slots and scans the range with every check of the walk, under the locks, but one:
+//! MGLRU cleared the access bits it found young, so a hint from it stands for the
+//! referenced pages the walk asks for.
+
+use crate::{
+    daemon,
+    policy::{
+        hint_queue::{self, AddOutcome, Hint, HintQueue, HintSlot},
+        knobs::HINT_CAPACITY_DEFAULT,
+    },
+};
+use core::fmt::Write;
+use kernel::{
+    alloc::KVVec,
+    mm::{
+        collapse::{self as mm_collapse, MmFlag},
+        thp::{self, TvaType},
+        virt::VmaRef,
+        Mm,
+    },
+    page::PAGE_SHIFT,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
+};
+
+/// The queue with its storage.
+pub(crate) type Queue = HintQueue<KVVec<HintSlot>>;
+
+/// Where a hint came from: `enum khugepaged_hint_source`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Source {
+    /// `khugepaged_add_collapse_hint()`.
+    Other = 0,
+    /// MGLRU's page-table walk.
+    Walk = 1,
+    /// MGLRU's rmap look-around.
+    LookAround = 2,
+}
+
+impl Source {
+    const ALL: [Source; 3] = [Source::Other, Source::Walk, Source::LookAround];
+
+    /// The C enum's value; unknown values count as [`Source::Other`].
+    pub(crate) fn from_raw(raw: u32) -> Self {
+        match raw {
+            1 => Source::Walk,
+            2 => Source::LookAround,
+            _ => Source::Other,
+        }
+    }
+
+    fn from_tag(tag: u8) -> Self {
+        Self::from_raw(tag.into())
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Source::Other => "other",
+            Source::Walk => "walk",
+            Source::LookAround => "look_around",
+        }
+    }
+
+    fn index(self) -> usize {
+        usize::from(self as u8)
+    }
+}
+
+/// Whether hints are taken and served (`khugepaged/hints`).
+static ENABLED: Atomic<bool> = Atomic::new(false);
+
+/// The counters of `khugepaged/hint_stats`. The queue counts too, but it is replaced when
+/// the capacity changes; these last for the boot.
+struct Stats {
+    added: [Atomic<u64>; 3],
+    deduplicated: Atomic<u64>,
+    raised: Atomic<u64>,
+    dropped: Atomic<u64>,
+    removed: Atomic<u64>,
+    served: Atomic<u64>,
+    /// Served hints whose mm was gone or whose range could not be scanned.
+    stale: Atomic<u64>,
+    collapsed_hint: [Atomic<u64>; 3],
+    collapsed_scan: Atomic<u64>,
+}
+
+static STATS: Stats = Stats {
+    added: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
+    deduplicated: Atomic::new(0),
+    raised: Atomic::new(0),
+    dropped: Atomic::new(0),
+    removed: Atomic::new(0),
+    served: Atomic::new(0),
+    stale: Atomic::new(0),
+    collapsed_hint: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
+    collapsed_scan: Atomic::new(0),
+};
+
+fn inc(counter: &Atomic<u64>) {
+    counter.fetch_add(1, Relaxed);
+}
+
+fn add_to(counter: &Atomic<u64>, n: usize) {
+    counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Relaxed);
+}
+
+/// Allocates an empty queue of `capacity` hints. May sleep.
+pub(crate) fn new_queue(capacity: u32) -> Result<Queue> {
+    let len = usize::try_from(capacity).map_err(|_| EINVAL)?;
+    let storage = KVVec::from_elem(HintSlot::EMPTY, len, GFP_KERNEL)?;
+    let pmd_shift = PAGE_SHIFT
+        .try_into()
+        .map_or(u32::MAX, |s: u32| s.saturating_add(thp::pmd_order()));
+    HintQueue::new(storage, pmd_shift).map_err(|_| EINVAL)
+}
+
+/// The boot-time queue, and the feeders turned on: called once the daemon exists.
+pub(crate) fn init() -> Result<Queue> {
+    new_queue(HINT_CAPACITY_DEFAULT)
+}
+
+/// Turns hints on after [`init`]'s queue is in place.
+pub(crate) fn start() {
+    set_enabled(true);
+}
+
+/// Whether hints are on.
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Relaxed)
+}
+
+/// `khugepaged/hints`: on or off. Turning them off drops every queued hint (counted as
+/// removed). May sleep (the feeders' static key).
+pub(crate) fn set_enabled(on: bool) {
+    let was = ENABLED.xchg(on, Relaxed);
+    if was == on {
+        return;
+    }
+    mm_collapse::hints_key_set(on);
+    if !on {
+        if let Some(n) = daemon::with_queue(|q| {
+            let n = q.len();
+            q.clear();
+            n
+        }) {
+            add_to(&STATS.removed, n);
+        }
+    }
+}
+
+/// The queue's capacity.
+pub(crate) fn capacity() -> usize {
+    daemon::with_queue(|q| q.capacity()).unwrap_or(0)
+}
+
+/// `khugepaged/hint_capacity`: a new, empty queue of `capacity` hints. The queued hints
+/// are dropped (counted as removed). May sleep.
+pub(crate) fn set_capacity(capacity: u32) -> Result {
+    let queue = new_queue(capacity)?;
+    let old = daemon::replace_queue(queue).ok_or(ENODEV)?;
+    add_to(&STATS.removed, old.len());
+    // The old storage is freed here, outside the queue's lock.
+    drop(old);
+    Ok(())
+}
+
+/// Queues a hint for the PMD range holding `addr` in `mm`, if hints are on and `mm` is
+/// registered with khugepaged. Never allocates or sleeps.
+pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
+    if !enabled() {
+        return false;
+    }
+    // CAST: The mm's address is the hint's key; it is never turned back into a pointer.
+    let key = mm.as_raw() as usize;
+    // The registration flag is tested under the queue's lock: `__khugepaged_exit()` clears
+    // it before it takes the lock to drop the mm's hints, so no hint of an exited mm stays.
+    let outcome = daemon::with_queue(|q| {
+        if !mm.test_flag(MmFlag::VmHugepage) {
+            return None;
+        }
+        Some(q.add_tagged(key, addr, prio, source as u8))
+    })
+    .flatten();
+    let Some(outcome) = outcome else {
+        return false;
+    };
+    match outcome {
+        AddOutcome::Added => {}
+        AddOutcome::Evicted => inc(&STATS.dropped),
+        AddOutcome::Duplicate => inc(&STATS.deduplicated),
+        AddOutcome::Raised => {
+            inc(&STATS.deduplicated);
+            inc(&STATS.raised);
+        }
+        AddOutcome::Dropped => {
+            inc(&STATS.dropped);
+            return false;
+        }
+    }
+    if matches!(outcome, AddOutcome::Added | AddOutcome::Evicted) {
+        if let Some(c) = STATS.added.get(source.index()) {
+            inc(c);
+        }
+    }
+    true
+}
+
+/// A hint from an access-bit scan of `vma`: `young` of `scanned` PTEs around `addr` were
+/// young, the smallest of their folios of order `min_order`. Queued if the range is hot
+/// enough ([`hint_queue::young_priority`]), anonymous, and not all at the largest order
+/// khugepaged could collapse it to already.
+pub(crate) fn add_young(
+    vma: &VmaRef,
+    addr: usize,
+    young: u32,
+    scanned: u32,
+    min_order: u32,
+    source: Source,
+) -> bool {
+    if !enabled() || !vma.is_anonymous() {
+        return false;
+    }
+    let Some(prio) = hint_queue::young_priority(young, scanned) else {
+        return false;
+    };
+    let orders = daemon::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged);
+    let Some(top) = usize::BITS
+        .checked_sub(orders.leading_zeros())
+        .and_then(|n| n.checked_sub(1))
+    else {
+        return false;
+    };
+    if min_order >= top {
+        return false;
+    }
+    add(vma.mm(), addr, prio, source)
+}
+
+/// Drops the hints of an exiting `mm`, whose registration flag is already clear.
+pub(crate) fn remove_mm(mm: &Mm) {
+    // CAST: As in `add()`.
+    let key = mm.as_raw() as usize;
+    if let Some(n) = daemon::with_queue(|q| q.remove_mm(key)) {
+        add_to(&STATS.removed, n);
+    }
+}
+
+/// Takes the next hint to serve.
+pub(crate) fn next() -> Option<Hint> {
+    if !enabled() {
+        return None;
+    }
+    let hint = daemon::with_queue(|q| q.next()).flatten()?;
+    inc(&STATS.served);
+    Some(hint)
+}
+
+/// Whether `hint` comes from an access-bit scan (MGLRU), which consumed the access bits
+/// khugepaged's referenced check would look at.
+pub(crate) fn is_young_hint(hint: &Hint) -> bool {
+    Source::from_tag(hint.tag) != Source::Other
+}
+
+/// Records what serving `hint` did: `collapsed` if its range gained a folio, `stale` if
+/// its mm was gone or the range could not be scanned.
+pub(crate) fn served(hint: &Hint, status: i32, collapsed: bool, stale: bool) {
+    let source = Source::from_tag(hint.tag);
+    if collapsed {
+        if let Some(c) = STATS.collapsed_hint.get(source.index()) {
+            inc(c);
+        }
+    }
+    if stale {
+        inc(&STATS.stale);
+    }
+    mm_collapse::trace::collapse_hint(hint.mm, hint.addr, hint.prio, hint.tag, status, collapsed);
+}
+
+/// Counts a PMD range collapsed by the round-robin walk.
+pub(crate) fn collapsed_by_scan() {
+    inc(&STATS.collapsed_scan);
+}
+
+/// Writes `khugepaged/hint_stats`: one `name value` line per counter, as `/proc/vmstat`.
+pub(crate) fn write_stats(w: &mut impl Write) -> core::fmt::Result {
+    let get = |c: &Atomic<u64>| c.load(Relaxed);
+    for s in Source::ALL {
+        let c = STATS.added.get(s.index()).map_or(0, get);
+        writeln!(w, "hints_added_{} {c}", s.name())?;
+    }
+    writeln!(w, "hints_deduplicated {}", get(&STATS.deduplicated))?;
+    writeln!(w, "hints_raised {}", get(&STATS.raised))?;
+    writeln!(w, "hints_dropped {}", get(&STATS.dropped))?;
+    writeln!(w, "hints_removed {}", get(&STATS.removed))?;
+    writeln!(w, "hints_served {}", get(&STATS.served))?;
+    writeln!(w, "hints_stale {}", get(&STATS.stale))?;
+    for s in Source::ALL {
+        let c = STATS.collapsed_hint.get(s.index()).map_or(0, get);
+        writeln!(w, "collapsed_hint_{} {c}", s.name())?;
+    }
+    writeln!(w, "collapsed_scan {}", get(&STATS.collapsed_scan))?;
+    let queued = daemon::with_queue(|q| q.len()).unwrap_or(0);
+    writeln!(w, "hints_queued {queued}")
+}

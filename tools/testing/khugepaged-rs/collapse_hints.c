@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * collapse_hints - khugepaged-rs's collapse hints, fed by MGLRU aging.
+ *
+ * khugepaged sleeps for minutes here (scan_sleep_millisecs), so it runs only
+ * when a knob write wakes it: one wake-up per kick.  Aging is triggered by
+ * hand through /sys/kernel/debug/lru_gen; its page-table walk (walk_mm())
+ * clears the access bits and hints the PMD ranges it found hot.
+ *
+ *   - a hot region behind a larger cold one is collapsed on the first
+ *     wake-up after aging, while the walk has not reached it;
+ *   - with hints off, aging queues nothing and that wake-up leaves the hot
+ *     region alone;
+ *   - a range hinted twice is queued and collapsed once;
+ *   - a queue full of equal hints drops the oldest, and counts it;
+ *   - an mm that exits with hints queued leaves none behind;
+ *   - hints for a range unmapped or made ineligible since fail cleanly,
+ *     and the memory is unchanged.
+ *
+ * The counters are khugepaged/hint_stats; contents are checked after every
+ * collapse.  The Rust kernel only: 7.3 has no hints.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+
+#include "guest_util.h"
+#include "thp_util.h"
+
+#define KHUGEPAGED THP_DIR "/khugepaged"
+#define LRU_GEN "/sys/kernel/debug/lru_gen"
+#define SLEEP_MS "600000"
+
+/* One counter of khugepaged/hint_stats, or -1 if it cannot be read. */
+static long hint_stat(const char *name)
+{
+	char buf[2048], *line, *save;
+	size_t n = strlen(name);
+
+	if (read_file(KHUGEPAGED "/hint_stats", buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, name, n) && line[n] == ' ')
+			return strtol(line + n + 1, NULL, 10);
+	return -1;
+}
+
+#define TRACING "/sys/kernel/tracing"
+
+/* After a failure: the counters, and the served hints and scans from the trace. */
+static void dump(void)
+{
+	static char buf[65536];
+	char *line, *save;
+
+	if (read_file(KHUGEPAGED "/hint_stats", buf, sizeof(buf)) >= 0)
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			ksft_print_msg("  %s\n", line);
+	if (read_file(TRACING "/trace", buf, sizeof(buf)) >= 0)
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (line[0] != '#')
+				ksft_print_msg("  %s\n", line);
+	write_file(TRACING "/trace", "");
+}
+
+/* Runs MGLRU aging on the root memcg's node 0: "+ memcg_id node_id max_gen". */
+static int age(void)
+{
+	char buf[16384], cmd[64], *line, *save;
+	long memcg = -1, gen = -1;
+	int in_root = 0, node0 = 0;
+
+	if (read_file(LRU_GEN, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		long id, nr;
+		char path[256];
+
+		if (sscanf(line, " memcg %ld %255s", &id, path) == 2) {
+			in_root = !strcmp(path, "/");
+			if (in_root)
+				memcg = id;
+			node0 = 0;
+		} else if (sscanf(line, " node %ld", &id) == 1) {
+			node0 = in_root && id == 0;
+		} else if (node0 && sscanf(line, " %ld", &nr) == 1) {
+			gen = nr;
+		}
+	}
+	if (memcg < 0 || gen < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "+ %ld 0 %ld", memcg, gen);
+	return write_file(LRU_GEN, cmd);
+}
+
+/* Wakes khugepaged for one pass (a knob write does), then lets it finish. */
+static void kick(void)
+{
+	write_file(KHUGEPAGED "/scan_sleep_millisecs", SLEEP_MS);
+}
+
+static int nr_thp(char *p, int n)
+{
+	int c = 0;
+
+	for (int i = 0; i < n; i++)
+		c += kpf_pmd_thp(p + i * pmd_size) == 1;
+	return c;
+}
+
+/* Waits up to 30 s for `want` PMD THPs in [p, p + n PMDs), then lets the pass end. */
+static int wait_thp(char *p, int n, int want)
+{
+	for (int i = 0; i < 300 && nr_thp(p, n) < want; i++)
+		usleep(100000);
+	sleep(1);
+	return nr_thp(p, n);
+}
+
+/* Waits up to 10 s for hints_queued to drop to `want`. */
+static long wait_queued(long want)
+{
+	for (int i = 0; i < 100 && hint_stat("hints_queued") > want; i++)
+		usleep(100000);
+	return hint_stat("hints_queued");
+}
+
+struct setup {
+	struct region r;
+	char *cold, *hot;
+	int n_cold, n_hot;
+};
+
+/*
+ * Maps n_cold + n_hot PMD ranges, hot ones last (the walk goes up in
+ * address), faults them in with small pages, registers them with
+ * MADV_HUGEPAGE and ages once with hints off: from then on only what is
+ * touched again is young.  Hints are left as `hints_after`.
+ */
+static int setup(struct setup *s, int n_cold, int n_hot, const char *hints_after)
+{
+	s->n_cold = n_cold;
+	s->n_hot = n_hot;
+	if (map_region(&s->r, (size_t)(n_cold + n_hot) * pmd_size))
+		return -1;
+	s->cold = s->r.p;
+	s->hot = s->r.p + n_cold * pmd_size;
+	fill(s->r.p, s->r.len, (uintptr_t)s->r.p);
+	write_file(KHUGEPAGED "/hints", "0");
+	if (madvise(s->r.p, s->r.len, MADV_HUGEPAGE))
+		return -1;
+	/* The registration may wake khugepaged: let that pass end. */
+	sleep(2);
+	if (age())
+		return -1;
+	write_file(KHUGEPAGED "/hints", hints_after);
+	return 0;
+}
+
+static void touch(char *p, size_t len, uint64_t seed)
+{
+	fill(p, len, seed);
+}
+
+static void teardown(struct setup *s)
+{
+	unmap_region(&s->r);
+	write_file(KHUGEPAGED "/hints", "1");
+}
+
+static void test_hot_behind_cold(void)
+{
+	long added, collapsed;
+	struct setup s;
+	bool ok = true;
+	int got;
+
+	if (setup(&s, 32, 4, "1")) {
+		ksft_test_result_fail("hot behind cold: set-up (aging: %s)\n", strerror(errno));
+		return;
+	}
+	added = hint_stat("hints_added_walk");
+	collapsed = hint_stat("collapsed_hint_walk");
+	touch(s.hot, s.n_hot * pmd_size, 0x11);
+	if (age()) {
+		ksft_test_result_fail("hot behind cold: aging\n");
+		teardown(&s);
+		return;
+	}
+	if (hint_stat("hints_added_walk") < added + s.n_hot) {
+		ksft_print_msg("aging hinted %ld ranges, expected %d\n",
+			       hint_stat("hints_added_walk") - added, s.n_hot);
+		ok = false;
+	}
+	kick();
+	got = wait_thp(s.hot, s.n_hot, s.n_hot);
+	if (got != s.n_hot) {
+		ksft_print_msg("%d of %d hot ranges collapsed after one wake-up\n", got, s.n_hot);
+		ok = false;
+	}
+	if (hint_stat("collapsed_hint_walk") != collapsed + s.n_hot) {
+		ksft_print_msg("collapsed_hint_walk moved by %ld, expected %d\n",
+			       hint_stat("collapsed_hint_walk") - collapsed, s.n_hot);
+		ok = false;
+	}
+	/* The walk has not got near the hot region: the cold range before it is small. */
+	if (kpf_pmd_thp(s.hot - pmd_size) != 0) {
+		ksft_print_msg("the cold range next to the hot region collapsed too\n");
+		ok = false;
+	}
+	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x11) &&
+	     intact(s.cold, s.n_cold * pmd_size, (uintptr_t)s.r.p);
+	if (!ok)
+		dump();
+	ksft_test_result(ok, "a hot region behind 32 cold PMDs is collapsed on the first wake-up after aging\n");
+	teardown(&s);
+}
+
+static void test_hints_off(void)
+{
+	long added, served;
+	struct setup s;
+	bool ok = true;
+
+	if (setup(&s, 32, 4, "0")) {
+		ksft_test_result_fail("hints off: set-up\n");
+		return;
+	}
+	added = hint_stat("hints_added_walk");
+	served = hint_stat("hints_served");
+	touch(s.hot, s.n_hot * pmd_size, 0x22);
+	ok = !age();
+	if (hint_stat("hints_added_walk") != added || hint_stat("hints_queued") != 0) {
+		ksft_print_msg("hints were queued while off\n");
+		ok = false;
+	}
+	kick();
+	if (wait_thp(s.hot, s.n_hot, 1) != 0) {
+		ksft_print_msg("the hot region collapsed on the first wake-up with hints off\n");
+		ok = false;
+	}
+	if (hint_stat("hints_served") != served) {
+		ksft_print_msg("hints were served while off\n");
+		ok = false;
+	}
+	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x22);
+	if (!ok)
+		dump();
+	ksft_test_result(ok, "hints off: aging queues nothing, the wake-up is the plain walk\n");
+	teardown(&s);
+}
+
+static void test_duplicates(void)
+{
+	long dedup, collapsed, served;
+	struct setup s;
+	bool ok = true;
+
+	if (setup(&s, 16, 2, "1")) {
+		ksft_test_result_fail("duplicates: set-up\n");
+		return;
+	}
+	dedup = hint_stat("hints_deduplicated");
+	collapsed = hint_stat("collapsed_hint_walk");
+	served = hint_stat("hints_served");
+	touch(s.hot, s.n_hot * pmd_size, 0x33);
+	ok = !age();
+	touch(s.hot, s.n_hot * pmd_size, 0x34);
+	ok = ok && !age();
+	if (hint_stat("hints_deduplicated") < dedup + s.n_hot || hint_stat("hints_queued") != s.n_hot) {
+		ksft_print_msg("deduplicated moved by %ld, %ld queued; expected %d and %d\n",
+			       hint_stat("hints_deduplicated") - dedup, hint_stat("hints_queued"),
+			       s.n_hot, s.n_hot);
+		ok = false;
+	}
+	kick();
+	ok = wait_thp(s.hot, s.n_hot, s.n_hot) == s.n_hot && ok;
+	if (hint_stat("hints_served") != served + s.n_hot ||
+	    hint_stat("collapsed_hint_walk") != collapsed + s.n_hot) {
+		ksft_print_msg("served %ld, collapsed %ld; expected %d each\n",
+			       hint_stat("hints_served") - served,
+			       hint_stat("collapsed_hint_walk") - collapsed, s.n_hot);
+		ok = false;
+	}
+	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x34);
+	if (!ok)
+		dump();
+	ksft_test_result(ok, "a range hinted twice is queued once and collapsed once\n");
+	teardown(&s);
+}
+
+static void test_overflow(void)
+{
+	long dropped;
+	struct setup s;
+	bool ok = true;
+
+	if (setup(&s, 16, 4, "1")) {
+		ksft_test_result_fail("overflow: set-up\n");
+		return;
+	}
+	ok = !write_file(KHUGEPAGED "/hint_capacity", "2");
+	dropped = hint_stat("hints_dropped");
+	touch(s.hot, s.n_hot * pmd_size, 0x44);
+	ok = ok && !age();
+	/* Equal priorities: each hint past the second evicts the oldest. */
+	if (hint_stat("hints_dropped") != dropped + 2 || hint_stat("hints_queued") != 2) {
+		ksft_print_msg("dropped moved by %ld, %ld queued; expected 2 and 2\n",
+			       hint_stat("hints_dropped") - dropped, hint_stat("hints_queued"));
+		ok = false;
+	}
+	kick();
+	ok = wait_thp(s.hot + 2 * pmd_size, 2, 2) == 2 && ok;
+	if (nr_thp(s.hot, 2) != 0) {
+		ksft_print_msg("a dropped hint's range collapsed\n");
+		ok = false;
+	}
+	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x44);
+	if (!ok)
+		dump();
+	ksft_test_result(ok, "a full queue drops the oldest hint and counts it; the newest are served\n");
+	write_file(KHUGEPAGED "/hint_capacity", "1024");
+	teardown(&s);
+}
+
+static void test_exit_with_hints(void)
+{
+	long added, removed;
+	int status, pipefd[2];
+	bool ok = true;
+	char c = 0;
+	pid_t pid;
+
+	added = hint_stat("hints_added_walk");
+	removed = hint_stat("hints_removed");
+	if (pipe(pipefd)) {
+		ksft_test_result_fail("exit: pipe\n");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct region r;
+
+		thp_util_reopen_pagemap();
+		if (map_region(&r, 3 * pmd_size))
+			_exit(1);
+		fill(r.p, r.len, 0x55);
+		madvise(r.p, r.len, MADV_HUGEPAGE);
+		write(pipefd[1], &c, 1);
+		pause();
+		_exit(0);
+	}
+	read(pipefd[0], &c, 1);
+	ok = !age();
+	if (hint_stat("hints_added_walk") < added + 3 || hint_stat("hints_queued") < 3) {
+		ksft_print_msg("the child's ranges were not hinted (%ld added)\n",
+			       hint_stat("hints_added_walk") - added);
+		ok = false;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (hint_stat("hints_queued") != 0 || hint_stat("hints_removed") < removed + 3) {
+		ksft_print_msg("%ld hints left queued, %ld removed after the exit\n",
+			       hint_stat("hints_queued"), hint_stat("hints_removed") - removed);
+		ok = false;
+	}
+	kick();
+	sleep(1);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	if (!ok)
+		dump();
+	ksft_test_result(ok, "an mm that exits with hints queued leaves none behind\n");
+}
+
+static void test_stale_hints(void)
+{
+	long served, stale, collapsed;
+	struct setup s;
+	bool ok = true;
+
+	if (setup(&s, 0, 3, "1")) {
+		ksft_test_result_fail("stale: set-up\n");
+		return;
+	}
+	served = hint_stat("hints_served");
+	stale = hint_stat("hints_stale");
+	collapsed = hint_stat("collapsed_hint_walk");
+	for (int i = 0; i < 3; i++)
+		touch(s.hot + i * pmd_size, pmd_size, 0x66);
+	ok = !age() && wait_queued(3) == 3;
+	/* Unmap the first range, make the second one ineligible, keep the third. */
+	munmap(s.hot, pmd_size);
+	madvise(s.hot + pmd_size, pmd_size, MADV_NOHUGEPAGE);
+	kick();
+	ok = wait_thp(s.hot + 2 * pmd_size, 1, 1) == 1 && ok;
+	if (hint_stat("hints_served") != served + 3 || hint_stat("hints_stale") != stale + 2 ||
+	    hint_stat("collapsed_hint_walk") != collapsed + 1) {
+		ksft_print_msg("served %ld, stale %ld, collapsed %ld; expected 3, 2, 1\n",
+			       hint_stat("hints_served") - served, hint_stat("hints_stale") - stale,
+			       hint_stat("collapsed_hint_walk") - collapsed);
+		ok = false;
+	}
+	ok = ok && kpf_pmd_thp(s.hot + pmd_size) == 0 &&
+	     intact(s.hot + pmd_size, pmd_size, 0x66) &&
+	     intact(s.hot + 2 * pmd_size, pmd_size, 0x66);
+	if (!ok)
+		dump();
+	ksft_test_result(ok, "hints for an unmapped or ineligible range fail cleanly\n");
+	/* The first range is gone already. */
+	s.r.base = s.hot + pmd_size;
+	s.r.total = 2 * pmd_size;
+	munmap(s.r.base, s.r.total);
+	write_file(KHUGEPAGED "/hints", "1");
+}
+
+/* A refused write fails with EINVAL and leaves the old value. */
+static bool refused(const char *file, const char *value)
+{
+	char path[256], before[64], after[64];
+
+	snprintf(path, sizeof(path), KHUGEPAGED "/%s", file);
+	if (read_line(path, before, sizeof(before)) < 0)
+		return false;
+	errno = 0;
+	if (write_file(path, value) == 0 || errno != EINVAL) {
+		ksft_print_msg("%s: writing '%s' was not refused with EINVAL\n", file, value);
+		return false;
+	}
+	if (read_line(path, after, sizeof(after)) < 0 || strcmp(before, after)) {
+		ksft_print_msg("%s: '%s' changed the value\n", file, value);
+		return false;
+	}
+	return true;
+}
+
+static void test_bad_input(void)
+{
+	const char *bad_hints[] = { "2", "\n", "-1", "1x", "yes", "99999999999999999999" };
+	const char *bad_cap[] = { "0", "65537", "\n", "-4", "1k", "4294967297" };
+	bool ok = true;
+
+	for (size_t i = 0; i < sizeof(bad_hints) / sizeof(*bad_hints); i++)
+		ok = refused("hints", bad_hints[i]) && ok;
+	for (size_t i = 0; i < sizeof(bad_cap) / sizeof(*bad_cap); i++)
+		ok = refused("hint_capacity", bad_cap[i]) && ok;
+	ok = ok && !write_file(KHUGEPAGED "/hint_capacity", "65536") &&
+	     read_ulong(KHUGEPAGED "/hint_capacity") == 65536 &&
+	     !write_file(KHUGEPAGED "/hint_capacity", "1024");
+	ksft_test_result(ok, "bad writes to hints and hint_capacity fail with EINVAL and change nothing\n");
+}
+
+int main(void)
+{
+	char buf[64];
+
+	ksft_print_header();
+	thp_util_init();
+	if (access(KHUGEPAGED "/hint_stats", F_OK))
+		ksft_exit_skip("no collapse hints in this kernel\n");
+	if (access(LRU_GEN, F_OK))
+		ksft_exit_skip("no %s\n", LRU_GEN);
+	ksft_set_plan(7);
+	setup_thp();
+	set_mode(THP_DIR "/enabled", "madvise");
+	snprintf(buf, sizeof(buf), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
+	set_mode(buf, "inherit");
+	set_mode("/sys/kernel/mm/lru_gen/enabled", "y");
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
+	set_mode(KHUGEPAGED "/pages_to_scan", buf);
+	set_mode(KHUGEPAGED "/scan_sleep_millisecs", SLEEP_MS);
+	set_mode(KHUGEPAGED "/hints", "1");
+	set_mode(KHUGEPAGED "/hint_capacity", "1024");
+	write_file(TRACING "/events/huge_memory/mm_khugepaged_collapse_hint/enable", "1");
+	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan_pmd/enable", "1");
+	write_file(TRACING "/trace", "");
+
+	test_bad_input();
+	test_hot_behind_cold();
+	write_file(TRACING "/trace", "");
+	test_hints_off();
+	write_file(TRACING "/trace", "");
+	test_duplicates();
+	write_file(TRACING "/trace", "");
+	test_overflow();
+	write_file(TRACING "/trace", "");
+	test_exit_with_hints();
+	write_file(TRACING "/trace", "");
+	test_stale_hints();
+
+	ksft_finished();
+}
