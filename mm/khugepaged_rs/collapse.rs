@@ -64,6 +64,14 @@ impl Geometry {
         addr & !self.size.wrapping_sub(1)
     }
 
+    /// Whether the whole PMD range at `addr` (PMD-aligned) lies in `start..end`.
+    pub(crate) fn holds(&self, start: usize, end: usize, addr: usize) -> bool {
+        addr >= self.align_up(start)
+            && addr
+                .checked_add(self.size)
+                .is_some_and(|e| e <= self.align_down(end))
+    }
+
     /// Rounds `addr` up to a PMD boundary (saturating at the top of the address space).
     pub(crate) fn align_up(&self, addr: usize) -> usize {
         match addr.checked_add(self.size.wrapping_sub(1)) {

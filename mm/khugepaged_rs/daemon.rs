@@ -240,11 +240,7 @@ impl Daemon {
                     let eligible = !collapse::exit_or_disabled(&user) && {
                         let geo = cc.geometry();
                         guard.vma_lookup(hint.addr).is_some_and(|vma| {
-                            geo.align_up(vma.start()) <= hint.addr
-                                && hint
-                                    .addr
-                                    .checked_add(geo.size)
-                                    .is_some_and(|end| end <= geo.align_down(vma.end()))
+                            geo.holds(vma.start(), vma.end(), hint.addr)
                                 && collapse_possible(vma, vma.flags(), TvaType::Khugepaged)
                         })
                     };
@@ -398,7 +394,7 @@ fn scan_vmas<'a>(
                 cursor.address = hstart;
             }
             let addr = geo.align_up(cursor.address);
-            if addr >= hend || addr.checked_add(geo.size).is_none_or(|e| e > hend) {
+            if !geo.holds(vma.start(), vend, addr) {
                 if cursor.address > hend {
                     cc.progress = cc.progress.saturating_add(1);
                 }

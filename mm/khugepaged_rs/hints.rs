@@ -185,7 +185,8 @@ pub(crate) fn set_capacity(capacity: u32) -> Result {
 /// Queues a hint for the PMD range holding `addr` in `mm`, if hints are on and `mm` is
 /// registered with khugepaged. Never allocates or sleeps.
 pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
-    if !enabled() {
+    // Most mms a reclaim walk meets are not registered: keep them off the queue's lock.
+    if !enabled() || !mm.test_flag(MmFlag::VmHugepage) {
         return false;
     }
     // CAST: The mm's address is the hint's key; it is never turned back into a pointer.
@@ -202,9 +203,17 @@ pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
     let Some(outcome) = outcome else {
         return false;
     };
+    let added = || {
+        if let Some(c) = STATS.added.get(source.index()) {
+            inc(c);
+        }
+    };
     match outcome {
-        AddOutcome::Added => {}
-        AddOutcome::Evicted => inc(&STATS.dropped),
+        AddOutcome::Added => added(),
+        AddOutcome::Evicted => {
+            added();
+            inc(&STATS.dropped);
+        }
         AddOutcome::Duplicate => inc(&STATS.deduplicated),
         AddOutcome::Raised => {
             inc(&STATS.deduplicated);
@@ -213,11 +222,6 @@ pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
         AddOutcome::Dropped => {
             inc(&STATS.dropped);
             return false;
-        }
-    }
-    if matches!(outcome, AddOutcome::Added | AddOutcome::Evicted) {
-        if let Some(c) = STATS.added.get(source.index()) {
-            inc(c);
         }
     }
     true
