@@ -39,22 +39,7 @@
 #include "thp_util.h"
 
 #define KHUGEPAGED THP_DIR "/khugepaged"
-#define LRU_GEN "/sys/kernel/debug/lru_gen"
 #define SLEEP_MS "600000"
-
-/* One counter of khugepaged/hint_stats, or -1 if it cannot be read. */
-static long hint_stat(const char *name)
-{
-	char buf[2048], *line, *save;
-	size_t n = strlen(name);
-
-	if (read_file(KHUGEPAGED "/hint_stats", buf, sizeof(buf)) < 0)
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (!strncmp(line, name, n) && line[n] == ' ')
-			return strtol(line + n + 1, NULL, 10);
-	return -1;
-}
 
 #define TRACING "/sys/kernel/tracing"
 
@@ -74,34 +59,10 @@ static void dump(void)
 	write_file(TRACING "/trace", "");
 }
 
-/* Runs MGLRU aging on the root memcg's node 0: "+ memcg_id node_id max_gen". */
+/* Ages the root memcg's node 0. */
 static int age(void)
 {
-	char buf[16384], cmd[64], *line, *save;
-	long memcg = -1, gen = -1;
-	int in_root = 0, node0 = 0;
-
-	if (read_file(LRU_GEN, buf, sizeof(buf)) < 0)
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		long id, nr;
-		char path[256];
-
-		if (sscanf(line, " memcg %ld %255s", &id, path) == 2) {
-			in_root = !strcmp(path, "/");
-			if (in_root)
-				memcg = id;
-			node0 = 0;
-		} else if (sscanf(line, " node %ld", &id) == 1) {
-			node0 = in_root && id == 0;
-		} else if (node0 && sscanf(line, " %ld", &nr) == 1) {
-			gen = nr;
-		}
-	}
-	if (memcg < 0 || gen < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "+ %ld 0 %ld", memcg, gen);
-	return write_file(LRU_GEN, cmd);
+	return lru_gen_age("/");
 }
 
 /* Wakes khugepaged for one pass (a knob write does), then lets it finish. */

@@ -60,6 +60,7 @@ run own/collapse_contents collapse_contents
 run own/collapse_races collapse_races
 run own/mthp_sizes mthp_sizes
 run own/collapse_hints collapse_hints
+run own/hint_flood hint_flood
 
 # 7.3's own selftests: the peer suite.
 run_peer peer/khugepaged:anon khugepaged khugepaged:anon

@@ -127,3 +127,54 @@ void restore_settings_at_exit(void)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 }
+
+long hint_stat(const char *name)
+{
+	char buf[2048], *line, *save;
+	size_t n = strlen(name);
+
+	if (read_file("/sys/kernel/mm/transparent_hugepage/khugepaged/hint_stats", buf,
+		      sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, name, n) && line[n] == ' ')
+			return strtol(line + n + 1, NULL, 10);
+	return -1;
+}
+
+/*
+ * /sys/kernel/debug/lru_gen lists "memcg ID PATH", then per node "node NID"
+ * and one line per generation, oldest first: the last one read for the memcg's
+ * node 0 is its max_seq, which the "+ memcg_id node_id max_gen" command needs.
+ */
+int lru_gen_age(const char *memcg_path)
+{
+	static char buf[65536];
+	char cmd[64], *line, *save;
+	long memcg = -1, gen = -1;
+	bool in_memcg = false, node0 = false;
+
+	if (read_file(LRU_GEN, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char path[256];
+		long id, nr;
+
+		if (sscanf(line, " memcg %ld %255s", &id, path) == 2) {
+			in_memcg = !strcmp(path, memcg_path);
+			if (in_memcg)
+				memcg = id;
+			node0 = false;
+		} else if (sscanf(line, " node %ld", &id) == 1) {
+			node0 = in_memcg && id == 0;
+		} else if (node0 && sscanf(line, " %ld", &nr) == 1) {
+			gen = nr;
+		}
+	}
+	if (memcg < 0 || gen < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "+ %ld 0 %ld", memcg, gen);
+	return write_file(LRU_GEN, cmd);
+}

@@ -7,6 +7,16 @@
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
+/* One counter of khugepaged-rs's khugepaged/hint_stats, or -1 if it cannot be read. */
+long hint_stat(const char *name);
+#define LRU_GEN "/sys/kernel/debug/lru_gen"
+/*
+ * Runs MGLRU aging (the page-table walk, walk_mm()) once on node 0 of the
+ * memcg at memcg_path ("/" is the root) through /sys/kernel/debug/lru_gen;
+ * 0, or -1 with errno set.
+ */
+int lru_gen_age(const char *memcg_path);
+
 #endif
 
 /* Reads a whole file (up to len - 1 bytes) into buf, NUL-terminated; 0 or -1. */
@@ -29,5 +39,15 @@ int set_setting(const char *path, const char *value);
 void restore_settings(void);
 /* Runs restore_settings() at exit, and on SIGINT or SIGTERM. */
 void restore_settings_at_exit(void);
+
+/* One counter of khugepaged-rs's khugepaged/hint_stats, or -1 if it cannot be read. */
+long hint_stat(const char *name);
+#define LRU_GEN "/sys/kernel/debug/lru_gen"
+/*
+ * Runs MGLRU aging (the page-table walk, walk_mm()) once on node 0 of the
+ * memcg at memcg_path ("/" is the root) through /sys/kernel/debug/lru_gen;
+ * 0, or -1 with errno set.
+ */
+int lru_gen_age(const char *memcg_path);
 
 #endif

@@ -11,17 +11,34 @@
  *             khugepaged scanned (mm_khugepaged_scan progress) until hot2 is
  *             fully collapsed, how much of cold got collapsed, and
  *             khugepaged's CPU time.
+ *   hotcold-aging  the same with MGLRU aging every 2 s (the page-table walk
+ *             that feeds khugepaged-rs's collapse hints).
+ *   hints     a small hot region behind a large cold address space: one
+ *             process touches 1 GB once and leaves it, a second one,
+ *             registered after it, keeps touching 16 MB; MGLRU aging every
+ *             2 s; khugepaged wakes every second.  Reports the time until
+ *             the hot region is fully collapsed, the PMD ranges khugepaged
+ *             scanned by then (mm_khugepaged_scan_pmd events, round-robin and
+ *             hinted alike), how much of the cold GB got collapsed, and
+ *             khugepaged's CPU time.
  *   mthp      khugepaged's CPU time per GB scanned and per GB collapsed into
  *             64K folios (only 64K enabled, MB megabytes of small pages).
  *   madvise   MADV_COLLAPSE time per 2 MB over MB megabytes.
  *
- * khugepaged runs with scan_sleep_millisecs 10 and pages_to_scan
- * 8 * HPAGE_PMD_NR (its default), so that a run takes seconds under TCG.
+ * khugepaged runs with scan_sleep_millisecs 10 (1000 for "hints") and
+ * pages_to_scan 8 * HPAGE_PMD_NR (its default), so that a run takes seconds
+ * under TCG.  --hints=0|1 sets khugepaged-rs's hints knob (ignored on 7.3).
+ *
+ * A hot process drops its cached translations before every sweep (an
+ * mprotect() round trip): MGLRU clears access bits without a TLB flush, and
+ * QEMU's soft TLB holds far more than a hardware one, so without it aging
+ * would see the hot memory as cold.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -103,11 +120,36 @@ static unsigned long scanned_ptes(void)
 	return sum;
 }
 
+/* mm_khugepaged_scan_pmd events in the trace since the last clear. */
+static unsigned long scanned_pmds(void)
+{
+	static char buf[8 << 20];
+	unsigned long n = 0;
+	char *p;
+
+	if (read_file(TRACING "/trace", buf, sizeof(buf)))
+		return 0;
+	for (p = buf; (p = strstr(p, "mm_khugepaged_scan_pmd:")); p++)
+		n++;
+	return n;
+}
+
 static void trace_scan(bool on)
 {
 	write_file(TRACING "/buffer_size_kb", "8192");
 	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan/enable", on ? "1" : "0");
+	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan_pmd/enable", on ? "1" : "0");
 	write_file(TRACING "/trace", "");
+}
+
+/* Ages the root memcg's node 0 when `*next` has come, and sets the next time. */
+static void age_every(double period, double *next)
+{
+	if (now() < *next)
+		return;
+	if (lru_gen_age("/"))
+		printf("# MGLRU aging failed: %s\n", strerror(errno));
+	*next = now() + period;
 }
 
 static void report(const char *name, double value, const char *unit)
@@ -149,6 +191,8 @@ static pid_t spawn(size_t len, enum kind kind, char **addr_out)
 				pause();
 				continue;
 			}
+			mprotect(r.p, len, PROT_READ);
+			mprotect(r.p, len, PROT_READ | PROT_WRITE);
 			for (i = 0; i < len; i += page_size)
 				r.p[i]++;
 			usleep(1000);
@@ -183,34 +227,72 @@ static long huge_kb_of(pid_t pid, char *addr)
 	return -1;
 }
 
-static void bench_hotcold(pid_t kpid)
+static void bench_hotcold(pid_t kpid, bool aging)
 {
+	const char *pre = aging ? "hotcold_aging" : "hotcold";
 	size_t len = mb << 20;
-	char *a1, *ac, *a2;
+	char *a1, *ac, *a2, name[64];
 	pid_t hot1, cold, hot2;
-	double t0, t, cpu0;
+	double t0, t, cpu0, next_age;
 	long hot2_kb = 0;
 
 	trace_scan(true);
 	cpu0 = cpu_seconds(kpid);
 	t0 = now();
+	next_age = t0 + 2;
 	hot1 = spawn(len, HOT, &a1);
 	cold = spawn(len, COLD, &ac);
 	hot2 = spawn(len, HOT, &a2);
 	do {
 		usleep(20000);
+		if (aging)
+			age_every(2, &next_age);
 		t = now() - t0;
 		hot2_kb = huge_kb_of(hot2, a2);
 	} while (hot2_kb < (long)(len >> 10) && t < 300);
-	report("hotcold_hot2_collapsed_s", t, "s");
-	report("hotcold_scanned_ptes", scanned_ptes(), "PTEs");
-	report("hotcold_cold_collapsed_mb", huge_kb_of(cold, ac) / 1024.0, "MB");
-	report("hotcold_hot1_collapsed_mb", huge_kb_of(hot1, a1) / 1024.0, "MB");
-	report("hotcold_khugepaged_cpu_s", cpu_seconds(kpid) - cpu0, "s");
+#define REPORT(what, value, unit) \
+	(snprintf(name, sizeof(name), "%s_%s", pre, what), report(name, value, unit))
+	REPORT("hot2_collapsed_s", t, "s");
+	REPORT("scanned_ptes", scanned_ptes(), "PTEs");
+	REPORT("cold_collapsed_mb", huge_kb_of(cold, ac) / 1024.0, "MB");
+	REPORT("hot1_collapsed_mb", huge_kb_of(hot1, a1) / 1024.0, "MB");
+	REPORT("khugepaged_cpu_s", cpu_seconds(kpid) - cpu0, "s");
+#undef REPORT
 	trace_scan(false);
 	kill(hot1, SIGKILL);
 	kill(cold, SIGKILL);
 	kill(hot2, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+}
+
+static void bench_hints(pid_t kpid)
+{
+	size_t cold_len = (size_t)1 << 30, hot_len = (size_t)16 << 20;
+	double t0, t, cpu0, next_age;
+	char *ac, *ah;
+	pid_t cold, hot;
+
+	write_file(KHUGEPAGED "/scan_sleep_millisecs", "1000");
+	cold = spawn(cold_len, IDLE, &ac);
+	trace_scan(true);
+	cpu0 = cpu_seconds(kpid);
+	t0 = now();
+	next_age = t0 + 2;
+	hot = spawn(hot_len, HOT, &ah);
+	do {
+		usleep(20000);
+		age_every(2, &next_age);
+		t = now() - t0;
+	} while (huge_kb_of(hot, ah) < (long)(hot_len >> 10) && t < 300);
+	report("hints_hot_collapsed_s", t, "s");
+	report("hints_scanned_pmds", scanned_pmds(), "PMDs");
+	report("hints_cold_collapsed_mb", huge_kb_of(cold, ac) / 1024.0, "MB");
+	report("hints_khugepaged_cpu_s", cpu_seconds(kpid) - cpu0, "s");
+	trace_scan(false);
+	write_file(KHUGEPAGED "/scan_sleep_millisecs", "10");
+	kill(cold, SIGKILL);
+	kill(hot, SIGKILL);
 	while (wait(NULL) > 0)
 		;
 }
@@ -298,6 +380,7 @@ int main(int argc, char **argv)
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "10");
 	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 1);
 	set_mode(KHUGEPAGED "/max_ptes_none", buf);
+	set_mode("/sys/kernel/mm/lru_gen/enabled", "y");
 	kpid = khugepaged_pid();
 	if (!kpid) {
 		printf("# no khugepaged thread\n");
@@ -306,8 +389,16 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--mb=", 5))
 			mb = strtoul(argv[i] + 5, NULL, 10);
+		else if (!strncmp(argv[i], "--hints=", 8) && !access(KHUGEPAGED "/hints", F_OK))
+			set_mode(KHUGEPAGED "/hints", argv[i] + 8);
+		else if (!strncmp(argv[i], "--hints=", 8))
+			;
 		else if (!strcmp(argv[i], "hotcold"))
-			bench_hotcold(kpid);
+			bench_hotcold(kpid, false);
+		else if (!strcmp(argv[i], "hotcold-aging"))
+			bench_hotcold(kpid, true);
+		else if (!strcmp(argv[i], "hints"))
+			bench_hints(kpid);
 		else if (!strcmp(argv[i], "mthp"))
 			bench_mthp(kpid);
 		else if (!strcmp(argv[i], "madvise"))
