@@ -106,22 +106,11 @@ static double cpu_seconds(pid_t pid)
 	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
 }
 
-/* Sum of mm_khugepaged_scan's progress in the trace since the last clear. */
-static unsigned long scanned_ptes(void)
-{
-	static char buf[8 << 20];
-	unsigned long sum = 0;
-	char *p;
-
-	if (read_file(TRACING "/trace", buf, sizeof(buf)))
-		return 0;
-	for (p = buf; (p = strstr(p, "progress=")); p++)
-		sum += strtoul(p + 9, NULL, 10);
-	return sum;
-}
-
-/* mm_khugepaged_scan_pmd events in the trace since the last clear. */
-static unsigned long scanned_pmds(void)
+/*
+ * Over the trace since the last clear, the occurrences of `key`, or with
+ * `sum` the sum of the numbers that follow it.
+ */
+static unsigned long trace_tally(const char *key, bool sum)
 {
 	static char buf[8 << 20];
 	unsigned long n = 0;
@@ -129,9 +118,21 @@ static unsigned long scanned_pmds(void)
 
 	if (read_file(TRACING "/trace", buf, sizeof(buf)))
 		return 0;
-	for (p = buf; (p = strstr(p, "mm_khugepaged_scan_pmd:")); p++)
-		n++;
+	for (p = buf; (p = strstr(p, key)); p++)
+		n += sum ? strtoul(p + strlen(key), NULL, 10) : 1;
 	return n;
+}
+
+/* PTEs scanned by the round-robin walk: mm_khugepaged_scan's progress. */
+static unsigned long scanned_ptes(void)
+{
+	return trace_tally("progress=", true);
+}
+
+/* PMD ranges scanned, by the walk and for hints alike. */
+static unsigned long scanned_pmds(void)
+{
+	return trace_tally("mm_khugepaged_scan_pmd:", false);
 }
 
 static void trace_scan(bool on)
