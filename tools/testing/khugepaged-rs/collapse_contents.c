@@ -149,7 +149,7 @@ static void trace_on(bool on)
 		if (write_file(path, on ? "1" : "0"))
 			ksft_print_msg("cannot %s %s\n", on ? "enable" : "disable", path);
 	}
-	write_file(TRACING "/trace", "");
+	clear_trace();
 }
 
 /* Whether the trace holds a line containing all of the given words. */

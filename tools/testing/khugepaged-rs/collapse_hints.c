@@ -56,7 +56,7 @@ static void dump(void)
 		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			if (line[0] != '#')
 				ksft_print_msg("  %s\n", line);
-	write_file(TRACING "/trace", "");
+	clear_trace();
 }
 
 /* Ages the root memcg's node 0. */
@@ -453,19 +453,19 @@ int main(void)
 	set_mode(KHUGEPAGED "/hint_capacity", "1024");
 	write_file(TRACING "/events/huge_memory/mm_khugepaged_collapse_hint/enable", "1");
 	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan_pmd/enable", "1");
-	write_file(TRACING "/trace", "");
+	clear_trace();
 
 	test_bad_input();
 	test_hot_behind_cold();
-	write_file(TRACING "/trace", "");
+	clear_trace();
 	test_hints_off();
-	write_file(TRACING "/trace", "");
+	clear_trace();
 	test_duplicates();
-	write_file(TRACING "/trace", "");
+	clear_trace();
 	test_overflow();
-	write_file(TRACING "/trace", "");
+	clear_trace();
 	test_exit_with_hints();
-	write_file(TRACING "/trace", "");
+	clear_trace();
 	test_stale_hints();
 
 	ksft_finished();

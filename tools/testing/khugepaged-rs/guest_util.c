@@ -58,6 +58,16 @@ int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+int clear_trace(void)
+{
+	int fd = open("/sys/kernel/tracing/trace", O_WRONLY | O_TRUNC);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 /* AnonHugePages (kB) of the VMA containing addr, or -1. */
 long anon_huge_kb(void *addr)
 {

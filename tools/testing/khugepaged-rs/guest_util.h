@@ -27,6 +27,11 @@ int read_line(const char *path, char *buf, size_t len);
 unsigned long read_ulong(const char *path);
 /* Writes s to a (sysfs) file in one write(); 0 or -1. */
 int write_file(const char *path, const char *s);
+/*
+ * Empties the ftrace buffer.  Only an open with O_TRUNC does: a plain write
+ * of nothing to the trace file leaves it as it was.
+ */
+int clear_trace(void);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
 long anon_huge_kb(void *addr);
 

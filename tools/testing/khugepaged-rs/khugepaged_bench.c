@@ -140,7 +140,7 @@ static void trace_scan(bool on)
 	write_file(TRACING "/buffer_size_kb", "8192");
 	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan/enable", on ? "1" : "0");
 	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan_pmd/enable", on ? "1" : "0");
-	write_file(TRACING "/trace", "");
+	clear_trace();
 }
 
 /* Ages the root memcg's node 0 when `*next` has come, and sets the next time. */
