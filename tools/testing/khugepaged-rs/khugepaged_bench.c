@@ -29,10 +29,11 @@
  * pages_to_scan 8 * HPAGE_PMD_NR (its default), so that a run takes seconds
  * under TCG.  --hints=0|1 sets khugepaged-rs's hints knob (ignored on 7.3).
  *
- * A hot process drops its cached translations before every sweep (an
- * mprotect() round trip): MGLRU clears access bits without a TLB flush, and
- * QEMU's soft TLB holds far more than a hardware one, so without it aging
- * would see the hot memory as cold.
+ * A hot process drops its cached translations once a second (an mprotect()
+ * round trip): MGLRU clears access bits without a TLB flush, and QEMU's soft
+ * TLB holds far more than a hardware one, so without it aging would see the
+ * hot memory as cold.  Not more often: each round trip takes the mmap lock
+ * for writing, and khugepaged skips an mm whose mmap lock it cannot trylock.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -174,6 +175,7 @@ static pid_t spawn(size_t len, enum kind kind, char **addr_out)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
+		double next_flush = 0;
 		struct region r;
 		size_t i;
 
@@ -192,8 +194,11 @@ static pid_t spawn(size_t len, enum kind kind, char **addr_out)
 				pause();
 				continue;
 			}
-			mprotect(r.p, len, PROT_READ);
-			mprotect(r.p, len, PROT_READ | PROT_WRITE);
+			if (now() >= next_flush) {
+				mprotect(r.p, len, PROT_READ);
+				mprotect(r.p, len, PROT_READ | PROT_WRITE);
+				next_flush = now() + 1;
+			}
 			for (i = 0; i < len; i += page_size)
 				r.p[i]++;
 			usleep(1000);
