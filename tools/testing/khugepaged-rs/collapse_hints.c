@@ -129,16 +129,10 @@ static int setup(struct setup *s, int n_cold, int n_hot, const char *hints_after
 	return 0;
 }
 
-/*
- * Writes the range so that its PTEs are young again.  MGLRU clears access
- * bits without flushing the TLB (as x86 allows), and a CPU sets them only
- * when it walks the page table: drop the cached translations first, with an
- * mprotect() round trip, or the writes may leave the bits clear.
- */
+/* Writes the range so that its PTEs are young again (see drop_translations()). */
 static void touch(char *p, size_t len, uint64_t seed)
 {
-	mprotect(p, len, PROT_READ);
-	mprotect(p, len, PROT_READ | PROT_WRITE);
+	drop_translations(p, len);
 	fill(p, len, seed);
 }
 

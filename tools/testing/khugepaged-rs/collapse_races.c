@@ -45,14 +45,6 @@
 static atomic_bool stop;
 static atomic_int bad_errno;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void collapse_checked(char *p, size_t len)
 {
 	if (madvise(p, len, MADV_COLLAPSE) == 0)

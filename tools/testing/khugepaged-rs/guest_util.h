@@ -19,6 +19,8 @@ int lru_gen_age(const char *memcg_path);
 
 #endif
 
+/* CLOCK_MONOTONIC, in seconds. */
+double now(void);
 /* Reads a whole file (up to len - 1 bytes) into buf, NUL-terminated; 0 or -1. */
 int read_file(const char *path, char *buf, size_t len);
 /* The same, cut at the first newline. */

@@ -54,14 +54,6 @@
 static int seconds = 120, nr_workers = 12;
 static size_t worker_len, hot_len;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------ the workers */
 
 static volatile sig_atomic_t stopping;
@@ -73,14 +65,11 @@ static void on_term(int sig)
 
 /*
  * Reads and writes back the first word of every page of the hot part, after
- * dropping the cached translations: MGLRU clears access bits without a TLB
- * flush, and QEMU's soft TLB holds far more than a hardware one would, so
- * without the mprotect() round trip the bits could stay clear.
+ * dropping the cached translations, so that the access bits get set again.
  */
 static void touch_hot(char *p)
 {
-	mprotect(p, hot_len, PROT_READ);
-	mprotect(p, hot_len, PROT_READ | PROT_WRITE);
+	drop_translations(p, hot_len);
 	for (size_t i = 0; i < hot_len; i += page_size) {
 		volatile uint64_t *w = (volatile uint64_t *)(p + i);
 

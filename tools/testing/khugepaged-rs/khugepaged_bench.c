@@ -61,14 +61,6 @@
 
 static size_t mb = 128;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static pid_t khugepaged_pid(void)
 {
 	DIR *d = opendir("/proc");
@@ -195,8 +187,7 @@ static pid_t spawn(size_t len, enum kind kind, char **addr_out)
 				continue;
 			}
 			if (now() >= next_flush) {
-				mprotect(r.p, len, PROT_READ);
-				mprotect(r.p, len, PROT_READ | PROT_WRITE);
+				drop_translations(r.p, len);
 				next_flush = now() + 1;
 			}
 			for (i = 0; i < len; i += page_size)

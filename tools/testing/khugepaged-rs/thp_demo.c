@@ -94,14 +94,6 @@ static bool khugepaged_running(void)
 	return found;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Tracing: enable huge_memory events, show khugepaged/collapse lines. */
 static bool tracing;
 

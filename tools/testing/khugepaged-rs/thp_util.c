@@ -101,6 +101,12 @@ bool intact(char *p, size_t len, uint64_t seed)
 	return true;
 }
 
+void drop_translations(char *p, size_t len)
+{
+	mprotect(p, len, PROT_READ);
+	mprotect(p, len, PROT_READ | PROT_WRITE);
+}
+
 int pagemap_fd = -1, kpageflags_fd = -1;
 
 /*

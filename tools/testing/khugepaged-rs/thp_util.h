@@ -42,6 +42,13 @@ void unmap_region(struct region *r);
 /* Every 8-byte word holds its offset xor seed; intact() reports the first difference. */
 void fill(char *p, size_t len, uint64_t seed);
 bool intact(char *p, size_t len, uint64_t seed);
+/*
+ * Drops the CPUs' cached translations of [p, p + len) with an mprotect()
+ * round trip (it takes the mmap lock for writing).  MGLRU clears access bits
+ * without a TLB flush, and QEMU's soft TLB holds far more than a hardware
+ * one: without this, touching the memory again may leave the bits clear.
+ */
+void drop_translations(char *p, size_t len);
 /* PFNs of n pages from addr: 0, -1 if PFNs cannot be seen, 1 if a page is not present. */
 int get_pfns(char *addr, size_t n, uint64_t *pfns);
 /* Is [addr, addr + pmd_size) one PMD-order THP?  1 yes, 0 no, -1 cannot tell. */
