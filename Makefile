@@ -2,15 +2,22 @@
 #
 # khugepaged-rs: build, boot and test a Linux 7.3 kernel whose khugepaged is written in Rust.
 #
-#   make run      boot the Rust kernel under QEMU and show khugepaged working
-#   make check    every test: host, both kernels, upstream selftests and ours
+#   make run        boot the Rust kernel under QEMU and show khugepaged working
+#   make check      every test on x86_64, and the Rust kernel's core tests on the others
+#   make check-all  every test, both kernels, on every target
 #
-# Both install what is missing first.  ARCH selects the target (x86_64 by default); build
-# output goes to BUILD_DIR (./build by default).  See README.md.
+# All install what is missing first.  TARGET selects the architecture and page geometry:
+# x86_64 (default), arm64, arm64-16k, arm64-64k, ppc64le, ppc64le-hash, s390x.  Build output
+# goes to BUILD_DIR (./build by default).  See README.md.
 
-ARCH ?= x86_64
+# ARCH=NAME on the command line is taken as TARGET=NAME.
+ifeq ($(origin ARCH),command line)
+TARGET ?= $(ARCH)
+endif
+TARGET ?= x86_64
 BUILD_DIR ?= $(CURDIR)/build
-export ARCH BUILD_DIR
+export TARGET BUILD_DIR
+unexport ARCH
 VM := tools/vm
 
 # `make CLIPPY=1 kernel` lints the Rust code with clippy while building.
@@ -19,14 +26,15 @@ export KMAKE_EXTRA += CLIPPY=1
 endif
 
 .PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core bench rustfmt \
-	rustfmtcheck run check clean distclean
+	rustfmtcheck run check check-all clean distclean
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core bench clean distclean"
+	@echo "(each for TARGET=NAME; kernel and kernel-c build the Rust and the C kernel)"
 
 deps:
-	$(VM)/install-deps $(ARCH)
+	$(VM)/install-deps $(TARGET)
 
 source:
 	$(VM)/prepare-tree
@@ -68,9 +76,12 @@ run:
 check:
 	$(VM)/check
 
-# Kernel build trees and guest programs; keeps the downloads and the toolchain.
+check-all:
+	$(VM)/check --all
+
+# Kernel build trees and guest programs of TARGET; keeps the downloads and the toolchain.
 clean:
-	rm -rf $(BUILD_DIR)/$(ARCH) $(BUILD_DIR)/cargo-target
+	rm -rf $(BUILD_DIR)/$(TARGET) $(BUILD_DIR)/cargo-target
 
 distclean:
 	rm -rf $(BUILD_DIR)

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared settings for the scripts under tools/vm: paths, toolchain, per-architecture facts.
-# Source it; it reads ARCH (default x86_64) and BUILD_DIR.
+# Source it; it reads TARGET (default x86_64) and BUILD_DIR.
 
 vm_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$vm_dir/../.." && pwd)
 . "$vm_dir/pins"
 BUILD_DIR=${BUILD_DIR:-$top/build}
-ARCH=${ARCH:-x86_64}
+TARGET=${TARGET:-x86_64}
 SRC=$BUILD_DIR/src/linux
 
 # Debian's toolchain, named by path so that rustup or another clang in PATH never wins.
@@ -15,32 +15,67 @@ KMAKE_TOOLS=(LLVM=-$LLVM_MAJOR RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc
 	     RUSTDOC=/usr/bin/rustdoc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver
 	     BINDGEN=$BUILD_DIR/tools/bin/bindgen)
 
-# Per-architecture facts: kbuild ARCH, boot image, QEMU command and console.
-case $ARCH in
+# Per-target facts.  A target is one architecture with one page-table geometry; its name is
+# what `make TARGET=NAME` and `tools/vm/run --arch NAME` take.
+#   KARCH      kbuild's ARCH
+#   BUILD_NAME directory of its kernels under $BUILD_DIR (targets that differ only in the
+#              boot command line share one build)
+#   FRAGMENTS  config fragments (tools/vm/configs/NAME.config) on top of common.config
+#   DEB_ARCH   Debian's name for the architecture (busybox-static for the guest)
+#   CROSS      prefix of the GCC that builds the static guest programs
+#   BOOT_ARGS  extra kernel command line
+#   GUEST_MEM  the guest's memory: room for several PMD-sized test regions
+#   GOALS      what kbuild builds (default: its default goal)
+TARGETS="x86_64 arm64 arm64-16k arm64-64k ppc64le ppc64le-hash s390x"
+BOOT_ARGS= GUEST_MEM=2G GOALS=()
+case $TARGET in
 x86_64)
-	KARCH=x86_64 IMAGE=arch/x86/boot/bzImage CONSOLE=ttyS0
+	KARCH=x86_64 FRAGMENTS=(x86_64) DEB_ARCH=amd64 CROSS=x86_64-linux-gnu-
+	IMAGE=arch/x86/boot/bzImage CONSOLE=ttyS0 QEMU_PKG=qemu-system-x86
 	QEMU=(qemu-system-x86_64 -machine q35,accel=tcg -cpu max)
 	;;
-arm64)
-	KARCH=arm64 IMAGE=arch/arm64/boot/Image CONSOLE=ttyAMA0
+arm64|arm64-16k|arm64-64k)
+	page=${TARGET#arm64-}
+	[ "$page" != arm64 ] || page=4k
+	# 64K pages make a PMD 512 MB.
+	[ "$page" != 64k ] || GUEST_MEM=6G
+	KARCH=arm64 FRAGMENTS=(arm64 "arm64-$page") DEB_ARCH=arm64 CROSS=aarch64-linux-gnu-
+	IMAGE=arch/arm64/boot/Image CONSOLE=ttyAMA0 QEMU_PKG=qemu-system-arm
 	QEMU=(qemu-system-aarch64 -machine virt,accel=tcg -cpu max)
 	;;
-ppc64le)
-	KARCH=powerpc IMAGE=vmlinux CONSOLE=hvc0
+ppc64le|ppc64le-hash)
+	# One kernel with both MMUs: radix by default on QEMU's POWER10, hash when told.
+	KARCH=powerpc FRAGMENTS=(ppc64le) DEB_ARCH=ppc64el CROSS=powerpc64le-linux-gnu-
+	IMAGE=vmlinux CONSOLE=hvc0 QEMU_PKG=qemu-system-ppc
+	# QEMU boots vmlinux; the zImage wrappers want the target's binutils.
+	GOALS=(vmlinux)
 	QEMU=(qemu-system-ppc64 -machine pseries,accel=tcg)
+	if [ "$TARGET" = ppc64le-hash ]; then
+		# THP on hash needs 16M pages (the PMD size with 64K pages) in the device
+		# tree, which pseries offers only when allowed to.
+		BOOT_ARGS=disable_radix
+		# 7.3's khugepaged selftest faults in HPAGE_PMD_NR huge pages at once
+		# (collapse_compound_extreme): 256 x 16 MB.
+		GUEST_MEM=6G
+		QEMU=(qemu-system-ppc64 -machine pseries,accel=tcg,cap-hpt-max-page-size=16M)
+	fi
 	;;
 s390x)
-	KARCH=s390 IMAGE=arch/s390/boot/bzImage CONSOLE=ttysclp0
+	KARCH=s390 FRAGMENTS=(s390x) DEB_ARCH=s390x CROSS=s390x-linux-gnu-
+	IMAGE=arch/s390/boot/bzImage CONSOLE=ttysclp0 QEMU_PKG=qemu-system-misc
 	QEMU=(qemu-system-s390x -machine s390-ccw-virtio,accel=tcg)
 	;;
 *)
-	echo "unknown ARCH '$ARCH' (x86_64, arm64, ppc64le, s390x)" >&2
+	echo "unknown target '$TARGET' (one of: $TARGETS)" >&2
 	exit 1
 	;;
 esac
+BUILD_NAME=${TARGET%-hash}
 
 # Output directory of one kernel flavour: rs (CONFIG_KHUGEPAGED_RS=y) or c (7.3's C).
-kernel_out() { echo "$BUILD_DIR/$ARCH/kernel-$1"; }
+kernel_out() { echo "$BUILD_DIR/$BUILD_NAME/kernel-$1"; }
+# Logs and results of one target.
+target_dir() { echo "$BUILD_DIR/$TARGET"; }
 
 kmake() {
 	make -C "$SRC" ARCH="$KARCH" "${KMAKE_TOOLS[@]}" "$@"

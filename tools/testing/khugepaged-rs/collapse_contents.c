@@ -395,14 +395,27 @@ static void test_memcg_charge_fail(void)
 		write_file(path, "0");
 		if (map_region(&r, pmd_size))
 			_exit(11);
-		fill(r.p, pmd_size, 0x7000);
-		/* Room for a few more small pages, not for a huge one. */
+		/*
+		 * Room for the small pages and a few more, not for a huge page on top:
+		 * 64 pages more, or half a PMD where that is less (32 PTEs per PMD on
+		 * ppc64le radix).  memory.current counts the charge held in the memcg's
+		 * per-CPU stocks too, which the collapse could use (with 64K pages one
+		 * stock batch is twice the PMD): a first limit below that, but above
+		 * what is really used, makes the kernel drain them.  The real limit is
+		 * set before the pages are faulted in, so no stock builds up again.
+		 */
+		snprintf(path, sizeof(path), "%s/memory.max", grp);
+		snprintf(buf, sizeof(buf), "%zu", pmd_size);
+		if (write_file(path, buf))
+			_exit(12);
 		snprintf(path, sizeof(path), "%s/memory.current", grp);
 		cur = read_ulong(path);
 		snprintf(path, sizeof(path), "%s/memory.max", grp);
-		snprintf(buf, sizeof(buf), "%lu", cur + 64 * page_size);
+		snprintf(buf, sizeof(buf), "%lu",
+			 cur + pmd_size + (pmd_nr / 2 < 64 ? pmd_nr / 2 : 64) * page_size);
 		if (write_file(path, buf))
 			_exit(12);
+		fill(r.p, pmd_size, 0x7000);
 		err = collapse(r.p);
 		if (err != EBUSY) {
 			ksft_print_msg("MADV_COLLAPSE under the limit: %s, expected EBUSY\n",
