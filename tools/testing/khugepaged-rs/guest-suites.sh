@@ -69,7 +69,13 @@ run own/collapse_contents collapse_contents
 run own/collapse_races collapse_races
 run own/mthp_sizes mthp_sizes
 run own/collapse_hints collapse_hints
-run own/hint_flood hint_flood
+# 7.3 itself crashes under this flood on QEMU's pseries (ppc64le), on the C kernel too
+# (`hint_flood --no-hints`): an Oops in interrupt entry within seconds.  Not run there.
+if [ "$(uname -m)" = ppc64le ] && want own/hint_flood; then
+	echo "# own/hint_flood not run on ppc64le: 7.3 crashes under its flood on QEMU pseries, C kernel too"
+else
+	run own/hint_flood hint_flood
+fi
 
 # 7.3's own selftests: the peer suite.
 run_peer peer/khugepaged:anon khugepaged khugepaged:anon

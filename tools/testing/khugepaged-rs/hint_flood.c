@@ -18,7 +18,10 @@
  *   - kernel memory is flat: mm_structs, unreclaimable slab, page tables,
  *     anon memory and free memory are back where the warm-up left them.
  *
- *   hint_flood [--seconds=N] [--workers=N]
+ *   hint_flood [--seconds=N] [--workers=N] [--no-hints]
+ *
+ * --no-hints runs the same flood with hints left alone and checks only the
+ * workers' memory: the baseline, on either kernel.
  *
  * The Rust kernel only: 7.3 has no hints.
  */
@@ -325,8 +328,8 @@ int main(int argc, char **argv)
 {
 	struct flood f = { .rnd = 1 };
 	struct snap s0, s1;
+	bool ok, no_hints = false;
 	char path[128];
-	bool ok;
 	int i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -335,14 +338,16 @@ int main(int argc, char **argv)
 			seconds = atoi(argv[i] + 10);
 		else if (!strncmp(argv[i], "--workers=", 10))
 			nr_workers = atoi(argv[i] + 10);
+		else if (!strcmp(argv[i], "--no-hints"))
+			no_hints = true;
 	}
 	if (seconds < 1 || nr_workers < 1 || nr_workers > MAX_WORKERS)
 		ksft_exit_fail_msg("bad --seconds or --workers\n");
 	ksft_print_header();
 	thp_util_init();
-	if (hint_stat("hints_queued") < 0)
+	if (!no_hints && hint_stat("hints_queued") < 0)
 		ksft_exit_skip("no khugepaged/hint_stats: not khugepaged-rs\n");
-	ksft_set_plan(4);
+	ksft_set_plan(no_hints ? 1 : 4);
 	/* At least one PMD range per worker; a quarter of them (at least one) hot. */
 	worker_len = ((size_t)WORKER_MB << 20) / pmd_size * pmd_size;
 	if (worker_len < pmd_size)
@@ -357,10 +362,20 @@ int main(int argc, char **argv)
 	set_mode("/sys/kernel/mm/lru_gen/enabled", "y");
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "100");
 	set_mode(KHUGEPAGED "/alloc_sleep_millisecs", "100");
-	set_mode(KHUGEPAGED "/hints", "1");
-	set_mode(KHUGEPAGED "/hint_capacity", "64");
+	if (!no_hints) {
+		set_mode(KHUGEPAGED "/hints", "1");
+		set_mode(KHUGEPAGED "/hint_capacity", "64");
+	}
 	if (setup_cgroup())
 		ksft_exit_fail_msg("memory cgroup %s: %s\n", CGROUP, strerror(errno));
+	if (no_hints) {
+		flood(&f, seconds);
+		ksft_print_msg("%d workers ran, %d agings forced\n", f.spawned, f.agings);
+		ksft_test_result(f.failed == 0 && f.spawned > nr_workers,
+				 "without hints: every worker's memory is intact through the flood\n");
+		rmdir(CGROUP);
+		ksft_finished();
+	}
 
 	/* The warm-up leaves the caches, zram and the cgroup as the flood will. */
 	flood(&f, 10);
