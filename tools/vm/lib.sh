@@ -26,11 +26,13 @@ KMAKE_TOOLS=(LLVM=-$LLVM_MAJOR RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc
 #   BOOT_ARGS  extra kernel command line
 #   GUEST_MEM  the guest's memory: room for several PMD-sized test regions
 #   GOALS      what kbuild builds (default: its default goal)
+#   GEOMETRY   page size and PTEs per PMD, for reports
 TARGETS="x86_64 arm64 arm64-16k arm64-64k ppc64le ppc64le-hash s390x"
 BOOT_ARGS= GUEST_MEM=2G GOALS=()
 case $TARGET in
 x86_64)
 	KARCH=x86_64 FRAGMENTS=(x86_64) DEB_ARCH=amd64 CROSS=x86_64-linux-gnu-
+	GEOMETRY="4K pages, 512 PTEs/PMD"
 	IMAGE=arch/x86/boot/bzImage CONSOLE=ttyS0 QEMU_PKG=qemu-system-x86
 	QEMU=(qemu-system-x86_64 -machine q35,accel=tcg -cpu max)
 	;;
@@ -39,6 +41,11 @@ arm64|arm64-16k|arm64-64k)
 	[ "$page" != arm64 ] || page=4k
 	# 64K pages make a PMD 512 MB.
 	[ "$page" != 64k ] || GUEST_MEM=6G
+	case $page in
+	4k) GEOMETRY="4K pages, 512 PTEs/PMD" ;;
+	16k) GEOMETRY="16K pages, 2048 PTEs/PMD" ;;
+	64k) GEOMETRY="64K pages, 8192 PTEs/PMD" ;;
+	esac
 	KARCH=arm64 FRAGMENTS=(arm64 "arm64-$page") DEB_ARCH=arm64 CROSS=aarch64-linux-gnu-
 	IMAGE=arch/arm64/boot/Image CONSOLE=ttyAMA0 QEMU_PKG=qemu-system-arm
 	QEMU=(qemu-system-aarch64 -machine virt,accel=tcg -cpu max)
@@ -49,11 +56,13 @@ ppc64le|ppc64le-hash)
 	IMAGE=vmlinux CONSOLE=hvc0 QEMU_PKG=qemu-system-ppc
 	# QEMU boots vmlinux; the zImage wrappers want the target's binutils.
 	GOALS=(vmlinux)
+	GEOMETRY="64K pages radix, 32 PTEs/PMD"
 	QEMU=(qemu-system-ppc64 -machine pseries,accel=tcg)
 	if [ "$TARGET" = ppc64le-hash ]; then
 		# THP on hash needs 16M pages (the PMD size with 64K pages) in the device
 		# tree, which pseries offers only when allowed to.
 		BOOT_ARGS=disable_radix
+		GEOMETRY="64K pages hash, 256 PTEs/PMD"
 		# 7.3's khugepaged selftest faults in HPAGE_PMD_NR huge pages at once
 		# (collapse_compound_extreme): 256 x 16 MB.
 		GUEST_MEM=6G
@@ -62,6 +71,8 @@ ppc64le|ppc64le-hash)
 	;;
 s390x)
 	KARCH=s390 FRAGMENTS=(s390x) DEB_ARCH=s390x CROSS=s390x-linux-gnu-
+	# QEMU's TCG has no EDAT-1 (large segment frames): the kernel runs without THP.
+	GEOMETRY="4K pages, 256 PTEs/segment (no THP under TCG)"
 	IMAGE=arch/s390/boot/bzImage CONSOLE=ttysclp0 QEMU_PKG=qemu-system-misc
 	QEMU=(qemu-system-s390x -machine s390-ccw-virtio,accel=tcg)
 	;;

@@ -7,16 +7,6 @@
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
-/* One counter of khugepaged-rs's khugepaged/hint_stats, or -1 if it cannot be read. */
-long hint_stat(const char *name);
-#define LRU_GEN "/sys/kernel/debug/lru_gen"
-/*
- * Runs MGLRU aging (the page-table walk, walk_mm()) once on node 0 of the
- * memcg at memcg_path ("/" is the root) through /sys/kernel/debug/lru_gen;
- * 0, or -1 with errno set.
- */
-int lru_gen_age(const char *memcg_path);
-
 #endif
 
 /* CLOCK_MONOTONIC, in seconds. */
