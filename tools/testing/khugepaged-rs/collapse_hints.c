@@ -43,10 +43,6 @@
 
 #define TRACING "/sys/kernel/tracing"
 
-#define LRU_GEN_CAPS "/sys/kernel/mm/lru_gen/enabled"
-/* Capability bit of lru_gen/enabled: aging walks page tables. */
-#define LRU_GEN_MM_WALK 0x0002
-
 /* After a failure: the counters, and the served hints and scans from the trace. */
 static void dump(void)
 {
@@ -443,7 +439,7 @@ int main(void)
 	set_mode(THP_DIR "/enabled", "madvise");
 	snprintf(buf, sizeof(buf), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
 	set_mode(buf, "inherit");
-	set_mode(LRU_GEN_CAPS, "y");
+	set_mode("/sys/kernel/mm/lru_gen/enabled", "y");
 	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
 	set_mode(KHUGEPAGED "/pages_to_scan", buf);
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", SLEEP_MS);
@@ -454,21 +450,15 @@ int main(void)
 	clear_trace();
 
 	test_bad_input();
-	/*
-	 * Aging walks page tables (walk_mm(), the feeder these cases drive) only
-	 * where the MMU sets access bits itself (arch_has_hw_pte_young()), e.g.
-	 * not on powerpc.  lru_gen/enabled shows that as capability 0x0002.
-	 */
-	if (read_line(LRU_GEN_CAPS, buf, sizeof(buf)) < 0)
-		ksft_exit_fail_msg("%s: %s\n", LRU_GEN_CAPS, strerror(errno));
-	if (!(strtoul(buf, NULL, 16) & LRU_GEN_MM_WALK)) {
+	/* Aging hints only where it walks page tables: the cases below age by hand. */
+	if (!lru_gen_walks(buf, sizeof(buf))) {
 		static const char *const walked[] = {
 			"hot behind cold", "hints off", "duplicates", "overflow",
 			"exit with hints queued", "stale hints",
 		};
 
-		ksft_print_msg("%s is %s: MGLRU does not walk page tables on this machine (no hardware access bit), so aging feeds no hints\n",
-			       LRU_GEN_CAPS, buf);
+		ksft_print_msg("lru_gen/enabled is %s: MGLRU does not walk page tables on this machine (no hardware access bit), so aging feeds no hints\n",
+			       buf);
 		for (size_t i = 0; i < sizeof(walked) / sizeof(*walked); i++)
 			ksft_test_result_skip("%s: needs MGLRU's page-table walk\n", walked[i]);
 		ksft_finished();

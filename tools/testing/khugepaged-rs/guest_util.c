@@ -197,3 +197,12 @@ int lru_gen_age(const char *memcg_path)
 	snprintf(cmd, sizeof(cmd), "+ %ld 0 %ld", memcg, gen);
 	return write_file(LRU_GEN, cmd);
 }
+
+bool lru_gen_walks(char *caps, size_t len)
+{
+	if (read_line("/sys/kernel/mm/lru_gen/enabled", caps, len) < 0) {
+		snprintf(caps, len, "unreadable");
+		return false;
+	}
+	return strtoul(caps, NULL, 16) & 0x0002;
+}

@@ -3,6 +3,7 @@
 #ifndef KHUGEPAGED_RS_GUEST_UTIL_H
 #define KHUGEPAGED_RS_GUEST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifndef MADV_COLLAPSE
@@ -46,5 +47,12 @@ long hint_stat(const char *name);
  * 0, or -1 with errno set.
  */
 int lru_gen_age(const char *memcg_path);
+/*
+ * Whether MGLRU's aging walks page tables (walk_mm()) on this machine: only
+ * where the MMU sets access bits itself (arch_has_hw_pte_young(), e.g. not
+ * powerpc), shown as capability 0x0002 of /sys/kernel/mm/lru_gen/enabled.
+ * caps gets that file's text, for messages.
+ */
+bool lru_gen_walks(char *caps, size_t len);
 
 #endif
