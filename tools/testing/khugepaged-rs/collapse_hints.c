@@ -439,7 +439,7 @@ int main(void)
 	set_mode(THP_DIR "/enabled", "madvise");
 	snprintf(buf, sizeof(buf), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
 	set_mode(buf, "inherit");
-	set_mode("/sys/kernel/mm/lru_gen/enabled", "y");
+	set_mode(LRU_GEN_ENABLED, "y");
 	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
 	set_mode(KHUGEPAGED "/pages_to_scan", buf);
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", SLEEP_MS);

@@ -200,7 +200,7 @@ int lru_gen_age(const char *memcg_path)
 
 bool lru_gen_walks(char *caps, size_t len)
 {
-	if (read_line("/sys/kernel/mm/lru_gen/enabled", caps, len) < 0) {
+	if (read_line(LRU_GEN_ENABLED, caps, len) < 0) {
 		snprintf(caps, len, "unreadable");
 		return false;
 	}

@@ -47,10 +47,12 @@ long hint_stat(const char *name);
  * 0, or -1 with errno set.
  */
 int lru_gen_age(const char *memcg_path);
+/* MGLRU's switch and capabilities: "y" turns it on, reading gives 0x0001 and up. */
+#define LRU_GEN_ENABLED "/sys/kernel/mm/lru_gen/enabled"
 /*
  * Whether MGLRU's aging walks page tables (walk_mm()) on this machine: only
  * where the MMU sets access bits itself (arch_has_hw_pte_young(), e.g. not
- * powerpc), shown as capability 0x0002 of /sys/kernel/mm/lru_gen/enabled.
+ * powerpc), shown as capability 0x0002 of LRU_GEN_ENABLED.
  * caps gets that file's text, for messages.
  */
 bool lru_gen_walks(char *caps, size_t len);

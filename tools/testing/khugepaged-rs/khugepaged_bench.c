@@ -377,7 +377,7 @@ int main(int argc, char **argv)
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "10");
 	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 1);
 	set_mode(KHUGEPAGED "/max_ptes_none", buf);
-	set_mode("/sys/kernel/mm/lru_gen/enabled", "y");
+	set_mode(LRU_GEN_ENABLED, "y");
 	kpid = khugepaged_pid();
 	if (!kpid) {
 		printf("# no khugepaged thread\n");
