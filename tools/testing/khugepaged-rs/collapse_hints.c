@@ -17,8 +17,11 @@
  *   - hints for a range unmapped or made ineligible since fail cleanly,
  *     and the memory is unchanged.
  *
- * The counters are khugepaged/hint_stats; contents are checked after every
- * collapse.  The Rust kernel only: 7.3 has no hints.
+ * Each case runs in a child of its own: a new mm, which khugepaged's walk
+ * meets from its first address, so how far the walk can get in a wake-up
+ * does not depend on the cases before.  The counters are
+ * khugepaged/hint_stats; contents are checked after every collapse.  The Rust
+ * kernel only: 7.3 has no hints.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -42,6 +45,25 @@
 #define SLEEP_MS "600000"
 
 #define TRACING "/sys/kernel/tracing"
+
+/*
+ * Sizes, from the PMD size and the guest's memory.  A wake-up scans
+ * scan_pmds PMDs (pages_to_scan), up to half of them serving hints; a case
+ * has hot_pmds hot ranges behind 4 * scan_pmds cold ones, more than two
+ * wake-ups walk.  With 2 MB PMDs: 4 hot, 8 scanned, 32 cold; a 512 MB PMD
+ * (arm64 64K pages) leaves room for 1, 1 and 4.
+ */
+static int hot_pmds, scan_pmds;
+
+static void size_cases(void)
+{
+	long room = meminfo_kb("MemTotal:") / 2 / (long)(pmd_size >> 10);
+
+	/* H hot and 8H cold ranges must fit in half of memory. */
+	hot_pmds = room / 9 < 1 ? 1 : room / 9 > 4 ? 4 : room / 9;
+	/* With a single hot range, one PMD a wake-up: the hint, or one step of the walk. */
+	scan_pmds = hot_pmds == 1 ? 1 : 2 * hot_pmds;
+}
 
 /* After a failure: the counters, and the served hints and scans from the trace. */
 static void dump(void)
@@ -142,24 +164,24 @@ static void teardown(struct setup *s)
 	write_file(KHUGEPAGED "/hints", "1");
 }
 
-static void test_hot_behind_cold(void)
+static bool test_hot_behind_cold(void)
 {
 	long added, collapsed;
 	struct setup s;
 	bool ok = true;
 	int got;
 
-	if (setup(&s, 32, 4, "1")) {
-		ksft_test_result_fail("hot behind cold: set-up (aging: %s)\n", strerror(errno));
-		return;
+	if (setup(&s, 4 * scan_pmds, hot_pmds, "1")) {
+		ksft_print_msg("set-up (aging: %s)\n", strerror(errno));
+		return false;
 	}
 	added = hint_stat("hints_added_walk");
 	collapsed = hint_stat("collapsed_hint_walk");
 	touch(s.hot, s.n_hot * pmd_size, 0x11);
 	if (age()) {
-		ksft_test_result_fail("hot behind cold: aging\n");
+		ksft_print_msg("aging: %s\n", strerror(errno));
 		teardown(&s);
-		return;
+		return false;
 	}
 	if (hint_stat("hints_added_walk") < added + s.n_hot) {
 		ksft_print_msg("aging hinted %ld ranges, expected %d\n",
@@ -184,21 +206,19 @@ static void test_hot_behind_cold(void)
 	}
 	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x11) &&
 	     intact(s.cold, s.n_cold * pmd_size, (uintptr_t)s.r.p);
-	if (!ok)
-		dump();
-	ksft_test_result(ok, "a hot region behind 32 cold PMDs is collapsed on the first wake-up after aging\n");
 	teardown(&s);
+	return ok;
 }
 
-static void test_hints_off(void)
+static bool test_hints_off(void)
 {
 	long added, served;
 	struct setup s;
 	bool ok = true;
 
-	if (setup(&s, 32, 4, "0")) {
-		ksft_test_result_fail("hints off: set-up\n");
-		return;
+	if (setup(&s, 4 * scan_pmds, hot_pmds, "0")) {
+		ksft_print_msg("set-up: %s\n", strerror(errno));
+		return false;
 	}
 	added = hint_stat("hints_added_walk");
 	served = hint_stat("hints_served");
@@ -218,21 +238,19 @@ static void test_hints_off(void)
 		ok = false;
 	}
 	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x22);
-	if (!ok)
-		dump();
-	ksft_test_result(ok, "hints off: aging queues nothing, the wake-up is the plain walk\n");
 	teardown(&s);
+	return ok;
 }
 
-static void test_duplicates(void)
+static bool test_duplicates(void)
 {
 	long dedup, collapsed, served;
 	struct setup s;
 	bool ok = true;
 
-	if (setup(&s, 16, 2, "1")) {
-		ksft_test_result_fail("duplicates: set-up\n");
-		return;
+	if (setup(&s, 2 * scan_pmds, hot_pmds > 1 ? hot_pmds / 2 : 1, "1")) {
+		ksft_print_msg("set-up: %s\n", strerror(errno));
+		return false;
 	}
 	dedup = hint_stat("hints_deduplicated");
 	collapsed = hint_stat("collapsed_hint_walk");
@@ -257,47 +275,48 @@ static void test_duplicates(void)
 		ok = false;
 	}
 	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x34);
-	if (!ok)
-		dump();
-	ksft_test_result(ok, "a range hinted twice is queued once and collapsed once\n");
 	teardown(&s);
+	return ok;
 }
 
-static void test_overflow(void)
+static bool test_overflow(void)
 {
+	int n_hot = hot_pmds > 2 ? hot_pmds : 2, cap = n_hot / 2;
 	long dropped;
 	struct setup s;
-	bool ok = true;
+	char buf[16];
+	bool ok;
 
-	if (setup(&s, 16, 4, "1")) {
-		ksft_test_result_fail("overflow: set-up\n");
-		return;
+	if (setup(&s, 2 * scan_pmds, n_hot, "1")) {
+		ksft_print_msg("set-up: %s\n", strerror(errno));
+		return false;
 	}
-	ok = !write_file(KHUGEPAGED "/hint_capacity", "2");
+	snprintf(buf, sizeof(buf), "%d", cap);
+	ok = !write_file(KHUGEPAGED "/hint_capacity", buf);
 	dropped = hint_stat("hints_dropped");
 	touch(s.hot, s.n_hot * pmd_size, 0x44);
 	ok = ok && !age();
-	/* Equal priorities: each hint past the second evicts the oldest. */
-	if (hint_stat("hints_dropped") != dropped + 2 || hint_stat("hints_queued") != 2) {
-		ksft_print_msg("dropped moved by %ld, %ld queued; expected 2 and 2\n",
-			       hint_stat("hints_dropped") - dropped, hint_stat("hints_queued"));
+	/* Equal priorities: each hint past the capacity evicts the oldest. */
+	if (hint_stat("hints_dropped") != dropped + n_hot - cap || hint_stat("hints_queued") != cap) {
+		ksft_print_msg("dropped moved by %ld, %ld queued; expected %d and %d\n",
+			       hint_stat("hints_dropped") - dropped, hint_stat("hints_queued"),
+			       n_hot - cap, cap);
 		ok = false;
 	}
 	kick();
-	ok = wait_thp(s.hot + 2 * pmd_size, 2, 2) == 2 && ok;
-	if (nr_thp(s.hot, 2) != 0) {
+	/* The walk goes up in address: the newest hints are for the last ranges. */
+	ok = wait_thp(s.hot + (n_hot - cap) * pmd_size, cap, cap) == cap && ok;
+	if (nr_thp(s.hot, n_hot - cap) != 0) {
 		ksft_print_msg("a dropped hint's range collapsed\n");
 		ok = false;
 	}
 	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x44);
-	if (!ok)
-		dump();
-	ksft_test_result(ok, "a full queue drops the oldest hint and counts it; the newest are served\n");
 	write_file(KHUGEPAGED "/hint_capacity", "1024");
 	teardown(&s);
+	return ok;
 }
 
-static void test_exit_with_hints(void)
+static bool test_exit_with_hints(void)
 {
 	long added, removed;
 	int status, pipefd[2];
@@ -307,10 +326,8 @@ static void test_exit_with_hints(void)
 
 	added = hint_stat("hints_added_walk");
 	removed = hint_stat("hints_removed");
-	if (pipe(pipefd)) {
-		ksft_test_result_fail("exit: pipe\n");
-		return;
-	}
+	if (pipe(pipefd))
+		return false;
 	pid = fork();
 	if (pid == 0) {
 		struct region r;
@@ -342,20 +359,18 @@ static void test_exit_with_hints(void)
 	sleep(1);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	if (!ok)
-		dump();
-	ksft_test_result(ok, "an mm that exits with hints queued leaves none behind\n");
+	return ok;
 }
 
-static void test_stale_hints(void)
+static bool test_stale_hints(void)
 {
 	long served, stale, collapsed;
 	struct setup s;
 	bool ok = true;
 
 	if (setup(&s, 0, 3, "1")) {
-		ksft_test_result_fail("stale: set-up\n");
-		return;
+		ksft_print_msg("set-up: %s\n", strerror(errno));
+		return false;
 	}
 	served = hint_stat("hints_served");
 	stale = hint_stat("hints_stale");
@@ -378,14 +393,12 @@ static void test_stale_hints(void)
 	ok = ok && kpf_pmd_thp(s.hot + pmd_size) == 0 &&
 	     intact(s.hot + pmd_size, pmd_size, 0x66) &&
 	     intact(s.hot + 2 * pmd_size, pmd_size, 0x66);
-	if (!ok)
-		dump();
-	ksft_test_result(ok, "hints for an unmapped or ineligible range fail cleanly\n");
 	/* The first range is gone already. */
 	s.r.base = s.hot + pmd_size;
 	s.r.total = 2 * pmd_size;
 	munmap(s.r.base, s.r.total);
 	write_file(KHUGEPAGED "/hints", "1");
+	return ok;
 }
 
 /* A refused write fails with EINVAL and leaves the old value. */
@@ -424,10 +437,44 @@ static void test_bad_input(void)
 	ksft_test_result(ok, "bad writes to hints and hint_capacity fail with EINVAL and change nothing\n");
 }
 
+/*
+ * Runs one case in a child (see the top); the child's exit status is the
+ * verdict.  After a failure: the counters and the trace.
+ */
+static void run_case(bool (*fn)(void), const char *what)
+{
+	int status = 0;
+	pid_t pid;
+	bool ok;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		thp_util_reopen_pagemap();
+		ok = fn();
+		fflush(stdout);
+		/* _exit(): the parent's atexit handler restores the settings, not the child's. */
+		_exit(ok ? 0 : 1);
+	}
+	ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	     WEXITSTATUS(status) == 0;
+	if (pid > 0 && !WIFEXITED(status))
+		ksft_print_msg("the case's process died of signal %d\n", WTERMSIG(status));
+	if (!ok)
+		dump();
+	ksft_test_result(ok, "%s\n", what);
+	/* Whatever the case left: hints on, the full queue. */
+	write_file(KHUGEPAGED "/hints", "1");
+	write_file(KHUGEPAGED "/hint_capacity", "1024");
+	clear_trace();
+}
+
 int main(void)
 {
-	char buf[128];
+	char buf[128], what[128];
+	struct region keep;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	ksft_print_header();
 	thp_util_init();
 	if (access(KHUGEPAGED "/hint_stats", F_OK))
@@ -435,12 +482,13 @@ int main(void)
 	if (access(LRU_GEN, F_OK))
 		ksft_exit_skip("no %s\n", LRU_GEN);
 	ksft_set_plan(7);
+	size_cases();
 	setup_thp();
 	set_mode(THP_DIR "/enabled", "madvise");
 	snprintf(buf, sizeof(buf), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
 	set_mode(buf, "inherit");
 	set_mode(LRU_GEN_ENABLED, "y");
-	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr * scan_pmds);
 	set_mode(KHUGEPAGED "/pages_to_scan", buf);
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", SLEEP_MS);
 	set_mode(KHUGEPAGED "/hints", "1");
@@ -463,17 +511,32 @@ int main(void)
 			ksft_test_result_skip("%s: needs MGLRU's page-table walk\n", walked[i]);
 		ksft_finished();
 	}
-	test_hot_behind_cold();
-	clear_trace();
-	test_hints_off();
-	clear_trace();
-	test_duplicates();
-	clear_trace();
-	test_overflow();
-	clear_trace();
-	test_exit_with_hints();
-	clear_trace();
-	test_stale_hints();
+	/*
+	 * Keep this mm, and so every case's child from fork on, registered,
+	 * so that khugepaged's list of mms is never empty: registering into
+	 * an empty list wakes khugepaged at once, and that pass would collapse
+	 * a case's young ranges before aging could hint them.  Registering
+	 * needs an anon_vma, hence the fault; the page goes again so that
+	 * the range has nothing to collapse.
+	 */
+	if (map_region(&keep, pmd_size))
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	keep.p[0] = 1;
+	if (madvise(keep.p, page_size, MADV_DONTNEED) || madvise(keep.p, keep.len, MADV_HUGEPAGE))
+		ksft_exit_fail_msg("an MADV_HUGEPAGE region to stay registered: %s\n",
+				   strerror(errno));
+	ksft_print_msg("%zu MB PMDs: %d hot ranges, %d cold, %d PMDs a wake-up\n", pmd_size >> 20,
+		       hot_pmds, 4 * scan_pmds, scan_pmds);
+	snprintf(what, sizeof(what),
+		 "a hot region behind %d cold PMDs is collapsed on the first wake-up after aging",
+		 4 * scan_pmds);
+	run_case(test_hot_behind_cold, what);
+	run_case(test_hints_off, "hints off: aging queues nothing, the wake-up is the plain walk");
+	run_case(test_duplicates, "a range hinted twice is queued once and collapsed once");
+	run_case(test_overflow,
+		 "a full queue drops the oldest hint and counts it; the newest are served");
+	run_case(test_exit_with_hints, "an mm that exits with hints queued leaves none behind");
+	run_case(test_stale_hints, "hints for an unmapped or ineligible range fail cleanly");
 
 	ksft_finished();
 }

@@ -77,6 +77,22 @@ int clear_trace(void)
 	return 0;
 }
 
+long meminfo_field(const char *buf, const char *field)
+{
+	const char *p = strstr(buf, field);
+
+	return p ? strtol(p + strlen(field), NULL, 10) : -1;
+}
+
+long meminfo_kb(const char *field)
+{
+	char buf[8192];
+
+	if (read_file("/proc/meminfo", buf, sizeof(buf)))
+		return -1;
+	return meminfo_field(buf, field);
+}
+
 /* AnonHugePages (kB) of the VMA containing addr, or -1. */
 long anon_huge_kb(void *addr)
 {

@@ -25,6 +25,13 @@ int write_file(const char *path, const char *s);
  * of nothing to the trace file leaves it as it was.
  */
 int clear_trace(void);
+/*
+ * A field of /proc/meminfo text in buf, in kB, or -1.  field includes the
+ * colon, and a leading "\n" where its name ends another's ("\nMemFree:").
+ */
+long meminfo_field(const char *buf, const char *field);
+/* The same, read now: meminfo_kb("MemTotal:"). */
+long meminfo_kb(const char *field);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
 long anon_huge_kb(void *addr);
 

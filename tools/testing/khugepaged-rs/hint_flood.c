@@ -2,11 +2,14 @@
 /*
  * hint_flood - floods khugepaged-rs's collapse-hint queue from reclaim.
  *
- * WORKERS processes (12) run in one memory cgroup limited to half of what
- * they map, so reclaim never stops: MGLRU's look-around (from the rmap walk
- * of the folios it evicts) and its page-table walk (aging, from reclaim and
- * forced every second through debugfs) hint the ranges the workers keep hot,
- * into a queue cut to 64 entries so that it overflows.  khugepaged wakes
+ * WORKERS processes run in one memory cgroup limited to half of what they
+ * map, so reclaim never stops: MGLRU's look-around (from the rmap walk of the
+ * folios it evicts) and its page-table walk (aging, from reclaim and forced
+ * every second through debugfs) hint the ranges the workers keep hot, into a
+ * queue cut to two thirds of the PMD ranges they map, so that it overflows.
+ * Each worker maps 16 MB, or one PMD range where that is larger; there are
+ * 12, fewer where a third of memory or the swap cannot hold them (3 of
+ * 512 MB on arm64 with 64K pages).  khugepaged wakes
  * every 100 ms and serves them while the workers churn: each lives 2 to 8 s,
  * remaps part of its memory now and then (its hints go stale), forks short
  * lived children (COW), and checks all its memory before it exits.
@@ -55,7 +58,8 @@
 #define WORKER_MB 16
 #define MAX_WORKERS 64
 
-static int seconds = 120, nr_workers = 12;
+/* nr_workers 0: default_workers(). */
+static int seconds = 120, nr_workers;
 static size_t worker_len, hot_len;
 
 /* ------------------------------------------------ the workers */
@@ -228,13 +232,6 @@ struct snap {
 	long sunreclaim, page_tables, kernel_stack, anon, swap, used;	/* kB */
 };
 
-static long meminfo(const char *buf, const char *field)
-{
-	const char *p = strstr(buf, field);
-
-	return p ? strtol(p + strlen(field), NULL, 10) : -1;
-}
-
 static long slab_active(const char *cache)
 {
 	static char buf[1 << 18];
@@ -250,6 +247,23 @@ static long slab_active(const char *cache)
 }
 
 /*
+ * Free pages parked on the per-CPU lists, which MemFree does not count.  They
+ * hold a few thousand pages a CPU: tens of MB with 4K pages, hundreds with 64K.
+ */
+static long pcp_kb(void)
+{
+	static char buf[1 << 16];
+	long pages = 0;
+	char *p = buf;
+
+	if (read_file("/proc/zoneinfo", buf, sizeof(buf)) < 0)
+		return 0;
+	while ((p = strstr(p, "count:")))
+		pages += strtol(p += 6, NULL, 10);
+	return pages * (getpagesize() / 1024);
+}
+
+/*
  * Drops what the kernel caches, compacts zram's pool, lets RCU-freed objects
  * go and shrinks every slab cache, then reads the counts.  The shrink flushes
  * the per-CPU slabs, whose free objects /proc/slabinfo counts as active.
@@ -258,6 +272,20 @@ static void snapshot(struct snap *s)
 {
 	char buf[8192];
 	glob_t g;
+	int i;
+
+	/*
+	 * Every worker has been reaped, but the last reference to an exiting
+	 * mm may be khugepaged's, held through a collapse (seconds for a
+	 * 512 MB PMD under TCG): the mm is torn down when it lets go.
+	 */
+	for (i = 0; i < 60; i++) {
+		read_file("/proc/meminfo", buf, sizeof(buf));
+		if (meminfo_field(buf, "\nAnonPages:") + meminfo_field(buf, "SwapTotal:") -
+		    meminfo_field(buf, "SwapFree:") < 16384)
+			break;
+		sleep(1);
+	}
 
 	write_file("/sys/block/zram0/compact", "1");
 	write_file("/proc/sys/vm/drop_caches", "3");
@@ -270,12 +298,12 @@ static void snapshot(struct snap *s)
 	}
 	s->mm_structs = slab_active("mm_struct");
 	read_file("/proc/meminfo", buf, sizeof(buf));
-	s->sunreclaim = meminfo(buf, "\nSUnreclaim:");
-	s->page_tables = meminfo(buf, "\nPageTables:");
-	s->kernel_stack = meminfo(buf, "\nKernelStack:");
-	s->anon = meminfo(buf, "\nAnonPages:") + meminfo(buf, "\nAnonHugePages:");
-	s->swap = meminfo(buf, "SwapTotal:") - meminfo(buf, "SwapFree:");
-	s->used = meminfo(buf, "MemTotal:") - meminfo(buf, "\nMemFree:");
+	s->sunreclaim = meminfo_field(buf, "\nSUnreclaim:");
+	s->page_tables = meminfo_field(buf, "\nPageTables:");
+	s->kernel_stack = meminfo_field(buf, "\nKernelStack:");
+	s->anon = meminfo_field(buf, "\nAnonPages:");	/* THPs included */
+	s->swap = meminfo_field(buf, "SwapTotal:") - meminfo_field(buf, "SwapFree:");
+	s->used = meminfo_field(buf, "MemTotal:") - meminfo_field(buf, "\nMemFree:") - pcp_kb();
 }
 
 /* Is `after` within `slack` of `before` (growth only: shrinking is fine)? */
@@ -290,6 +318,29 @@ static bool flat(const char *what, long before, long after, long slack, const ch
 
 /* ------------------------------------------------ set-up */
 
+/*
+ * Half of what the workers map, so that reclaim runs all the time; but at
+ * least two PMD ranges, so that a collapse can be charged.
+ */
+static size_t memory_max(void)
+{
+	size_t half = nr_workers * worker_len / 2;
+
+	return half > 2 * pmd_size ? half : 2 * pmd_size;
+}
+
+/*
+ * Twelve workers, fewer where a third of memory or the swap cannot hold what
+ * they map: swap slots are freed lazily, so swap can fill with all of it.
+ */
+static int default_workers(void)
+{
+	long mem = meminfo_kb("MemTotal:") / 3, swap = meminfo_kb("SwapTotal:");
+	long n = (mem < swap ? mem : swap) / (long)(worker_len >> 10);
+
+	return n < 2 ? 2 : n > 12 ? 12 : n;
+}
+
 static int setup_cgroup(void)
 {
 	char buf[32];
@@ -302,8 +353,7 @@ static int setup_cgroup(void)
 		return -1;
 	if (mkdir(CGROUP, 0755) && errno != EEXIST)
 		return -1;
-	/* Half of what the workers map: reclaim runs all the time. */
-	snprintf(buf, sizeof(buf), "%zu", nr_workers * worker_len / 2);
+	snprintf(buf, sizeof(buf), "%zu", memory_max());
 	return write_file(CGROUP "/memory.max", buf);
 }
 
@@ -330,8 +380,8 @@ int main(int argc, char **argv)
 	struct flood f = { .rnd = 1 };
 	struct snap s0, s1;
 	bool ok, walks, no_hints = false;
-	char path[128], caps[32];
-	int i;
+	char path[128], caps[32], capacity[16];
+	int i, cap;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 1; i < argc; i++) {
@@ -342,7 +392,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--no-hints"))
 			no_hints = true;
 	}
-	if (seconds < 1 || nr_workers < 1 || nr_workers > MAX_WORKERS)
+	if (seconds < 1 || nr_workers < 0 || nr_workers > MAX_WORKERS)
 		ksft_exit_fail_msg("bad --seconds or --workers\n");
 	ksft_print_header();
 	thp_util_init();
@@ -356,6 +406,11 @@ int main(int argc, char **argv)
 	hot_len = worker_len / pmd_size / 4 * pmd_size;
 	if (hot_len < pmd_size)
 		hot_len = pmd_size;
+	if (!nr_workers)
+		nr_workers = default_workers();
+	/* Two thirds of the ranges the workers map: 64 with 2 MB PMDs. */
+	cap = nr_workers * (worker_len / pmd_size) * 2 / 3;
+	snprintf(capacity, sizeof(capacity), "%d", cap < 1 ? 1 : cap > 64 ? 64 : cap);
 
 	setup_thp();
 	snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
@@ -369,7 +424,7 @@ int main(int argc, char **argv)
 	set_mode(KHUGEPAGED "/alloc_sleep_millisecs", "100");
 	if (!no_hints) {
 		set_mode(KHUGEPAGED "/hints", "1");
-		set_mode(KHUGEPAGED "/hint_capacity", "64");
+		set_mode(KHUGEPAGED "/hint_capacity", capacity);
 	}
 	if (setup_cgroup())
 		ksft_exit_fail_msg("memory cgroup %s: %s\n", CGROUP, strerror(errno));
@@ -389,9 +444,9 @@ int main(int argc, char **argv)
 		counted_before[i] = hint_stat(counters[i]);
 	f.spawned = f.failed = f.agings = 0;
 
-	ksft_print_msg("flooding for %d s: %d workers of %zu MB (%zu MB hot), memory.max %zu MB\n",
-		       seconds, nr_workers, worker_len >> 20, hot_len >> 20,
-		       nr_workers * worker_len / 2 >> 20);
+	ksft_print_msg("flooding for %d s: %d workers of %zu MB (%zu MB hot), memory.max %zu MB, hint_capacity %s\n",
+		       seconds, nr_workers, worker_len >> 20, hot_len >> 20, memory_max() >> 20,
+		       capacity);
 	flood(&f, seconds);
 	ksft_print_msg("%d workers ran, %d agings forced\n", f.spawned, f.agings);
 	for (i = 0; i < NR_COUNTERS; i++)
@@ -425,7 +480,7 @@ int main(int argc, char **argv)
 	ok &= flat("KernelStack", s0.kernel_stack, s1.kernel_stack, 256, "kB");
 	ok &= flat("Anon", s0.anon, s1.anon, 1024, "kB");
 	ok &= flat("Swap used", s0.swap, s1.swap, 256, "kB");
-	/* Per-CPU page lists and zsmalloc's pool keep some freed pages: a loose bound. */
+	/* zsmalloc's pool and the page cache keep some freed pages: a loose bound. */
 	ok &= flat("MemTotal-Free", s0.used, s1.used, 32768, "kB");
 	ksft_test_result(ok, "kernel memory is flat across the flood\n");
 
