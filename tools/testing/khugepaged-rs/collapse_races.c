@@ -168,9 +168,9 @@ static void test_pair(void *(*other)(void *), const char *name)
 /* 4. Children that share, CoW and exit while the parent's range is scanned. */
 static void test_fork_while_scanned(void)
 {
-	double end = now() + SECONDS;
 	struct region r;
 	int failed = 0, n = 0, status;
+	double end;
 
 	if (map_region(&r, 2 * pmd_size)) {
 		ksft_test_result_fail("fork while scanned: mmap\n");
@@ -178,13 +178,19 @@ static void test_fork_while_scanned(void)
 	}
 	fill(r.p, r.len, 0x300);
 	madvise(r.p, r.len, MADV_HUGEPAGE);
-	while (now() < end) {
+	/*
+	 * The clock starts once the memory is written (seconds for two 512 MB
+	 * PMDs under TCG), and at least 4 children run, so that the parent's
+	 * MADV_COLLAPSE does too.
+	 */
+	end = now() + SECONDS;
+	while (n < 4 || now() < end) {
 		pid_t pid = fork();
 
 		if (pid == 0) {
 			bool ok = intact(r.p, r.len, 0x300);
 
-			/* CoW a few pages, then check everything again. */
+			/* CoW one page on the way out. */
 			fill(r.p + (rand() % (2 * pmd_nr)) * page_size, page_size, 0x300 + 1);
 			_exit(ok ? 0 : 1);
 		}
@@ -193,11 +199,18 @@ static void test_fork_while_scanned(void)
 		n++;
 		if (n % 4 == 0)
 			collapse_checked(r.p, r.len);
-		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-			failed++;
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+			if (!failed++)
+				ksft_print_msg("child %d: %s %d\n", n,
+					       WIFSIGNALED(status) ? "killed by signal" : "exit status",
+					       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		}
 	}
 	if (!intact(r.p, r.len, 0x300))
 		failed++;
+	ksft_print_msg("%d children, %d failed checks\n", n, failed);
+	if (atomic_load(&bad_errno))
+		ksft_print_msg("MADV_COLLAPSE failed with %s\n", strerror(atomic_load(&bad_errno)));
 	ksft_test_result(n > 0 && !failed && !atomic_load(&bad_errno),
 			 "fork, CoW and exit of children while the parent is scanned\n");
 	unmap_region(&r);
