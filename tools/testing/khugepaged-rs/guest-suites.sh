@@ -31,8 +31,9 @@ run() {
 # 7.3's khugepaged selftest bails out of a whole run when khugepaged collapses a range
 # between a test's fault and its MADV_PAGEOUT ("Unexpected huge page" in
 # collapse_max_ptes_swap: an upstream race, seen on both kernels), losing every later case.
-# A run that bailed out so is run again, up to 3 attempts (other bail-outs are no race and
-# are not retried); earlier attempts stay in the log as comments.  The race needs
+# Its set-up also bails out when mmap() places the test area away from the address it
+# hints ("Failed to allocate VMA at", no MAP_FIXED; seen once on each kernel).  A run that
+# bailed out so is run again, up to 3 attempts (other bail-outs are not retried); earlier attempts stay in the log as comments.  The race needs
 # khugepaged's context, so only the plain and one -s run use it; the madvise context runs
 # for every order.
 run_peer() {
@@ -44,7 +45,7 @@ run_peer() {
 	while :; do
 		"$@" > /tmp/peer.out 2>&1
 		status=$?
-		grep -q '^Bail out! Unexpected huge page' /tmp/peer.out && [ $attempt -lt 3 ] || break
+		grep -q '^Bail out! \(Unexpected huge page\|Failed to allocate VMA at\)' /tmp/peer.out && [ $attempt -lt 3 ] || break
 		sed "s/^/# attempt $attempt: /" /tmp/peer.out
 		echo "# attempt $attempt bailed out: running $name again"
 		attempt=$((attempt + 1))
