@@ -45,6 +45,16 @@
 static atomic_bool stop;
 static atomic_int bad_errno;
 
+/* Says which unexpected error MADV_COLLAPSE returned, if any; true if none. */
+static bool no_bad_errno(void)
+{
+	int e = atomic_load(&bad_errno);
+
+	if (e)
+		ksft_print_msg("MADV_COLLAPSE failed with %s\n", strerror(e));
+	return !e;
+}
+
 static void collapse_checked(char *p, size_t len)
 {
 	if (madvise(p, len, MADV_COLLAPSE) == 0)
@@ -159,9 +169,7 @@ static void test_pair(void *(*other)(void *), const char *name)
 	pthread_join(b, NULL);
 	if (other == protector && !intact(pr.r.p, pr.r.len, pr.seed))
 		atomic_fetch_add(&pr.errors, 1);
-	if (atomic_load(&bad_errno))
-		ksft_print_msg("MADV_COLLAPSE failed with %s\n", strerror(atomic_load(&bad_errno)));
-	ksft_test_result(!atomic_load(&pr.errors) && !atomic_load(&bad_errno), "%s\n", name);
+	ksft_test_result(no_bad_errno() && !atomic_load(&pr.errors), "%s\n", name);
 	unmap_region(&pr.r);
 }
 
@@ -209,9 +217,7 @@ static void test_fork_while_scanned(void)
 	if (!intact(r.p, r.len, 0x300))
 		failed++;
 	ksft_print_msg("%d children, %d failed checks\n", n, failed);
-	if (atomic_load(&bad_errno))
-		ksft_print_msg("MADV_COLLAPSE failed with %s\n", strerror(atomic_load(&bad_errno)));
-	ksft_test_result(n > 0 && !failed && !atomic_load(&bad_errno),
+	ksft_test_result(no_bad_errno() && n > 0 && !failed,
 			 "fork, CoW and exit of children while the parent is scanned\n");
 	unmap_region(&r);
 }

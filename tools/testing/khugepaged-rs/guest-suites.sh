@@ -32,10 +32,11 @@ run() {
 # between a test's fault and its MADV_PAGEOUT ("Unexpected huge page" in
 # collapse_max_ptes_swap: an upstream race, seen on both kernels), losing every later case.
 # Its set-up also bails out when mmap() places the test area away from the address it
-# hints ("Failed to allocate VMA at", no MAP_FIXED; seen once on each kernel).  A run that
-# bailed out so is run again, up to 3 attempts (other bail-outs are not retried); earlier attempts stay in the log as comments.  The race needs
-# khugepaged's context, so only the plain and one -s run use it; the madvise context runs
-# for every order.
+# hints without MAP_FIXED ("Failed to allocate VMA at": seen on the Rust kernel's anon run,
+# and on the C kernel's shmem run, which is not retried).  A run that bailed out either way
+# is run again, up to 3 attempts (other bail-outs are not retried); earlier attempts stay
+# in the log as comments.  The race needs khugepaged's context, so only the plain and one
+# -s run use it; the madvise context runs for every order.
 run_peer() {
 	name=$1
 	shift

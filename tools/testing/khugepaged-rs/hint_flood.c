@@ -264,11 +264,6 @@ static long pcp_kb(void)
 }
 
 /*
- * Drops what the kernel caches, compacts zram's pool, lets RCU-freed objects
- * go and shrinks every slab cache, then reads the counts.  The shrink flushes
- * the per-CPU slabs, whose free objects /proc/slabinfo counts as active.
- */
-/*
  * Every worker has been reaped, but the last reference to an exiting mm may
  * be khugepaged's, held through a collapse (seconds for a 512 MB PMD under
  * TCG): the mm is torn down, and its hints dropped, when it lets go.  Waits
@@ -288,6 +283,12 @@ static void wait_teardown(void)
 	}
 }
 
+/*
+ * Once the workers are torn down, drops what the kernel caches, compacts
+ * zram's pool, lets RCU-freed objects go and shrinks every slab cache, then
+ * reads the counts.  The shrink flushes
+ * the per-CPU slabs, whose free objects /proc/slabinfo counts as active.
+ */
 static void snapshot(struct snap *s)
 {
 	char buf[8192];
