@@ -26,11 +26,11 @@ export KMAKE_EXTRA += CLIPPY=1
 endif
 
 .PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core bench rustfmt \
-	rustfmtcheck run check check-all clean distclean
+	rustfmtcheck run check check-all clean distclean clean-cache
 
 help:
 	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core bench clean distclean"
+	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core bench clean distclean clean-cache"
 	@echo "(each for TARGET=NAME; kernel and kernel-c build the Rust and the C kernel)"
 
 deps:
@@ -85,3 +85,7 @@ clean:
 
 distclean:
 	rm -rf $(BUILD_DIR)
+
+# The cache every clone on this machine shares (README.md, "The shared cache").
+clean-cache:
+	rm -rf "$${KHUGEPAGED_RS_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/khugepaged-rs}"

@@ -9,11 +9,22 @@ BUILD_DIR=${BUILD_DIR:-$top/build}
 TARGET=${TARGET:-x86_64}
 SRC=$BUILD_DIR/src/linux
 
+. "$vm_dir/cache.sh"
+
 # Debian's toolchain, named by path so that rustup or another clang in PATH never wins.
 export LIBCLANG_PATH=/usr/lib/llvm-$LLVM_MAJOR/lib
-KMAKE_TOOLS=(LLVM=-$LLVM_MAJOR RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc
-	     RUSTDOC=/usr/bin/rustdoc RUSTFMT=/usr/bin/rustfmt CLIPPY_DRIVER=/usr/bin/clippy-driver
-	     BINDGEN=$BUILD_DIR/tools/bin/bindgen)
+KMAKE_TOOLS=(LLVM=-$LLVM_MAJOR RUSTDOC=/usr/bin/rustdoc RUSTFMT=/usr/bin/rustfmt
+	     CLIPPY_DRIVER=/usr/bin/clippy-driver BINDGEN=$BINDGEN_DIR/bin/bindgen)
+if compiler_cache_on; then
+	# Every C compile of the kernel and of its host programs (objtool, fixdep, kconfig)
+	# through ccache; every rustc run through rustc-cache.
+	KMAKE_TOOLS+=(CC="$(ccache_wrap "clang-$LLVM_MAJOR")"
+		      HOSTCC="$(ccache_wrap "clang-$LLVM_MAJOR")"
+		      RUSTC="$vm_dir/rustc-cache" HOSTRUSTC="$vm_dir/rustc-cache")
+	export RUSTC_CACHE_RUSTC=/usr/bin/rustc
+else
+	KMAKE_TOOLS+=(RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc)
+fi
 
 # Per-target facts.  A target is one architecture with one page-table geometry; its name is
 # what `make TARGET=NAME` and `tools/vm/run --arch NAME` take.
@@ -82,6 +93,23 @@ s390x)
 	;;
 esac
 BUILD_NAME=${TARGET%-hash}
+
+# s390 hands its include directory to the assembler (arch/s390/Makefile:
+# -Wa,-I$(srctree)/arch/s390/include) for the `.include` directives of inline assembly.
+# ccache rewrites no path inside -Wa, and it never sees the files the assembler includes:
+# keyed by that path no two clones would share an s390 object, and keyed by it alone a
+# changed `.include`d file would go unnoticed.  So the option is left out of the hash and the
+# files it serves are hashed into every compile instead.  Called once the kernel tree is laid
+# out (tools/vm/build-kernel).
+ccache_arch() {
+	if [ "$KARCH" = s390 ] && compiler_cache_on; then
+		export CCACHE_IGNOREOPTIONS='-Wa,-I*'
+		CCACHE_EXTRAFILES=$(grep -rhoE '\.include \\"[^\\"]+' "$SRC/arch/s390" |
+				    sed 's/.*"//' | sort -u |
+				    sed "s|^|$SRC/arch/s390/include/|" | paste -sd:)
+		export CCACHE_EXTRAFILES
+	fi
+}
 
 # Output directory of one kernel flavour: rs (CONFIG_KHUGEPAGED_RS=y) or c (7.3's C).
 kernel_out() { echo "$BUILD_DIR/$BUILD_NAME/kernel-$1"; }

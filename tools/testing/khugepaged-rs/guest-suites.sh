@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Runs inside the guest (tools/vm/run): every guest suite of `make check`, one after the
-# other, each framed by "@@suite NAME" and "@@end NAME STATUS" lines for tools/vm/summarize.
+# other, each framed by "@@suite NAME" and "@@end NAME STATUS SECONDSs" lines for
+# tools/vm/summarize (and for the suite times `make check` prints).
 #
 #   guest-suites.sh rs|c [SUITE-PREFIX...]
 #
@@ -24,8 +25,9 @@ run() {
 	shift
 	want "$name" || return 0
 	echo "@@suite $name"
+	start=$(date +%s)
 	"$@"
-	echo "@@end $name $?"
+	echo "@@end $name $? $(($(date +%s) - start))s"
 }
 
 # 7.3's khugepaged selftest bails out of a whole run when khugepaged collapses a range
@@ -42,6 +44,7 @@ run_peer() {
 	shift
 	want "$name" || return 0
 	echo "@@suite $name"
+	start=$(date +%s)
 	attempt=1
 	while :; do
 		"$@" > /tmp/peer.out 2>&1
@@ -53,7 +56,7 @@ run_peer() {
 	done
 	cat /tmp/peer.out
 	rm -f /tmp/peer.out
-	echo "@@end $name $status"
+	echo "@@end $name $status $(($(date +%s) - start))s"
 }
 
 # A machine that cannot map PMD-sized pages (s390x without EDAT-1, which QEMU's TCG lacks)

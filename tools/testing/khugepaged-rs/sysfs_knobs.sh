@@ -70,19 +70,38 @@ isnum() {
 	case "$1" in ''|*[!0-9]*) return 1;; esac
 }
 
+# The knobs are read and written with shell builtins and redirections only:
+# under TCG every fork of the shell costs milliseconds, and the cases below
+# read and write well over a thousand times.
+
+# rd KNOB: sets $val to KNOB's contents, every line of it (one value is one
+# line; anything else compares unequal), or to an error text.
 rd() {
-	cat "$KDIR/$1" 2>&1
+	val= _first=1
+	if ! { while IFS= read -r _line || [ -n "$_line" ]; do
+			if [ $_first = 1 ]; then val=$_line; else val="$val
+$_line"; fi
+			_first=0
+		done; } 2>/dev/null <"$KDIR/$1"; then
+		val="cannot read $KDIR/$1"
+	fi
 }
 
 # wr KNOB STRING [nl]: write STRING, followed by a newline when "nl", in a
 # single write(2).  Busybox echo reports a failed write on stderr with the
-# errno text (its printf builtin does not), so the message lands in $err.
+# errno text (its printf builtin does not), so the message lands in $err; so
+# does the shell's, when the file cannot be opened for writing.
+errf=${TMPDIR:-/tmp}/sysfs_knobs.$$.err
 wr() {
 	if [ "$3" = nl ]; then
-		err=$(echo "$2" 2>&1 >"$KDIR/$1")
+		echo "$2" 2>"$errf" >"$KDIR/$1"
 	else
-		err=$(echo -n "$2" 2>&1 >"$KDIR/$1")
+		echo -n "$2" 2>"$errf" >"$KDIR/$1"
 	fi
+	_status=$?
+	err=
+	IFS= read -r err <"$errf"
+	return $_status
 }
 
 # errno_is NAME TEXT: does the error text match errno NAME (glibc, musl and
@@ -96,15 +115,20 @@ errno_is() {
 	return 1
 }
 
-# How a written string looks in messages (long ones abbreviated).
-show() {
+# How a written string looks in messages (long ones abbreviated): `label V
+# [nl]` sets $shown, `show V [nl]` prints it.
+label() {
 	s=$1
 	[ ${#s} -gt 40 ] && s="${s%"${s#??????????}"}...(${#s} chars)"
-	if [ "$2" = nl ]; then printf "'%s\\\\n'" "$s"; else printf "'%s'" "$s"; fi
+	if [ "$2" = nl ]; then shown="'$s\\n'"; else shown="'$s'"; fi
+}
+show() {
+	label "$@"
+	printf '%s' "$shown"
 }
 
 setval() {
-	wr "$1" "$2" nl && [ "$(rd "$1")" = "$2" ]
+	wr "$1" "$2" nl && rd "$1" && [ "$val" = "$2" ]
 }
 
 # ------------------------------------------------------------------ tests
@@ -129,7 +153,7 @@ check_mode() {
 }
 
 check_default() {
-	got=$(eval "echo \"\$init_$1\"")
+	eval "got=\$init_$1"
 	msg=
 	if [ "$2" = number ]; then
 		isnum "$got" || msg="$1: expected an unsigned decimal, read $(show "$got")"
@@ -161,11 +185,13 @@ accept() {
 			msg="$msg; wrote $(show "$v" $nl): expected success, failed: $err"
 			continue
 		fi
-		got=$(rd "$k")
+		rd "$k"
+		got=$val
 		[ "$got" = "$exp" ] ||
 			msg="$msg; wrote $(show "$v" $nl): expected to read $exp, read $(show "$got")"
 	done
-	report "$msg" "$k accepts $(show "$v") -> $exp"
+	label "$v"
+	report "$msg" "$k accepts $shown -> $exp"
 }
 
 # reject KNOB ERRNO VALUE [MODES [LABEL]]: writing VALUE fails with ERRNO and
@@ -173,7 +199,9 @@ accept() {
 # ("nl"), without ("plain") or both (default).  defrag is tried from both of
 # its values so that a prefix parsed as 0 or as non-zero would be noticed.
 reject() {
-	k=$1 e=$2 v=$3 modes=${4:-"plain nl"} label=${5:-$(show "$3")} msg=
+	k=$1 e=$2 v=$3 modes=${4:-"plain nl"} msg=
+	label "$3"
+	name=${5:-$shown}
 	bases=7
 	[ "$k" = defrag ] && bases="0 1"
 	for b in $bases; do
@@ -187,12 +215,13 @@ reject() {
 			elif ! errno_is "$e" "$err"; then
 				msg="$msg; wrote $(show "$v" $nl): expected $e, got: $err"
 			fi
-			got=$(rd "$k")
+			rd "$k"
+			got=$val
 			[ "$got" = "$b" ] ||
 				msg="$msg; wrote $(show "$v" $nl): expected $b to stay, read $(show "$got")"
 		done
 	done
-	report "$msg" "$k rejects $label with $e"
+	report "$msg" "$k rejects $name with $e"
 }
 
 # Writing a statistic must fail at open time (kernfs refuses a write open of
@@ -200,7 +229,8 @@ reject() {
 # may legitimately grow meanwhile, but never to what we wrote.
 check_ro() {
 	k=$1 msg=
-	before=$(rd "$k")
+	rd "$k"
+	before=$val
 	if ! isnum "$before"; then
 		report "$k: read '$before'" "$k is read-only"
 		return
@@ -213,7 +243,8 @@ check_ro() {
 			msg="$msg; wrote $(show "$w" $nl): expected EACCES, got: $err"
 		fi
 	done
-	after=$(rd "$k")
+	rd "$k"
+	after=$val
 	if ! isnum "$after" || [ "$after" -lt "$before" ] || [ "$after" -ge "$w" ]; then
 		msg="$msg; value changed from $before to $(show "$after") (wrote $w)"
 	fi
@@ -222,7 +253,7 @@ check_ro() {
 
 restore() {
 	for k in $RW_KNOBS; do
-		v=$(eval "echo \"\$init_$k\"")
+		eval "v=\$init_$k"
 		isnum "$v" && wr "$k" "$v" nl
 	done
 }
@@ -231,8 +262,9 @@ check_restore() {
 	restore
 	msg=
 	for k in $RW_KNOBS; do
-		v=$(eval "echo \"\$init_$k\"")
-		got=$(rd "$k")
+		eval "v=\$init_$k"
+		rd "$k"
+		got=$val
 		[ "$got" = "$v" ] || msg="$msg; $k: expected initial '$v', read $(show "$got")"
 	done
 	report "$msg" "initial values restored"
@@ -330,9 +362,10 @@ body() {
 
 # Snapshot everything before the first write.
 for k in $KNOBS; do
-	eval "init_$k=\$(rd \$k)"
+	rd "$k"
+	eval "init_$k=\$val"
 done
-trap restore EXIT
+trap 'restore; rm -f "$errf"' EXIT
 trap 'exit 130' INT TERM
 
 body
