@@ -18,9 +18,8 @@ KMAKE_TOOLS=(LLVM=-$LLVM_MAJOR RUSTDOC=/usr/bin/rustdoc RUSTFMT=/usr/bin/rustfmt
 if compiler_cache_on; then
 	# Every C compile of the kernel and of its host programs (objtool, fixdep, kconfig)
 	# through ccache; every rustc run through rustc-cache.
-	KMAKE_TOOLS+=(CC="$(ccache_wrap "clang-$LLVM_MAJOR")"
-		      HOSTCC="$(ccache_wrap "clang-$LLVM_MAJOR")"
-		      RUSTC="$vm_dir/rustc-cache" HOSTRUSTC="$vm_dir/rustc-cache")
+	cc=$(ccache_wrap "clang-$LLVM_MAJOR")
+	KMAKE_TOOLS+=(CC="$cc" HOSTCC="$cc" RUSTC="$vm_dir/rustc-cache" HOSTRUSTC="$vm_dir/rustc-cache")
 	export RUSTC_CACHE_RUSTC=/usr/bin/rustc
 else
 	KMAKE_TOOLS+=(RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc)
@@ -109,6 +108,21 @@ ccache_arch() {
 				    sed "s|^|$SRC/arch/s390/include/|" | paste -sd:)
 		export CCACHE_EXTRAFILES
 	fi
+}
+
+# cache_counts DIR...: what the kernel builds in the directories DIR... took from the compiler
+# caches, from the logs tools/vm/build-kernel keeps there (empty if they kept none).
+cache_counts() {
+	cat /dev/null "${@/%//rustc-cache.log}" 2>/dev/null | awk '
+		{ n[$1]++; t += $2 }
+		END { runs = n["hit"] + n["miss"] + n["fail"]
+		      if (runs) printf ", rustc %.0fs (%d runs, %d from the cache)", t, runs, n["hit"] }'
+	# ccache's stats log: a "# FILE" line, then the outcomes of that compile.
+	cat /dev/null "${@/%//ccache-stats.log}" 2>/dev/null | awk '
+		/^direct_cache_hit$/ { d++ } /^preprocessed_cache_hit$/ { p++ } /^cache_miss$/ { m++ }
+		END { n = d + p + m
+		      if (n) printf ", C %d compiles (%d from the cache, %.0f%%; %d of them direct)",
+				n, d + p, 100 * (d + p) / n, d }'
 }
 
 # Output directory of one kernel flavour: rs (CONFIG_KHUGEPAGED_RS=y) or c (7.3's C).
