@@ -4,17 +4,17 @@
 #include <linux/sched.h>
 
 /* A real function with CONFIG_FREEZER, an empty inline without. */
-void rust_helper_set_freezable(void)
+__rust_helper void rust_helper_set_freezable(void)
 {
 	set_freezable();
 }
 
-bool rust_helper_try_to_freeze(void)
+__rust_helper bool rust_helper_try_to_freeze(void)
 {
 	return try_to_freeze();
 }
 
-void rust_helper_cond_resched(void)
+__rust_helper void rust_helper_cond_resched(void)
 {
 	cond_resched();
 }

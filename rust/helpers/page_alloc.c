@@ -4,22 +4,22 @@
 #include <linux/mmzone.h>
 #include <linux/pageblock-flags.h>
 
-bool rust_helper_populated_zone(const struct zone *zone)
+__rust_helper bool rust_helper_populated_zone(const struct zone *zone)
 {
 	return populated_zone(zone);
 }
 
-unsigned long rust_helper_zone_idx(const struct zone *zone)
+__rust_helper unsigned long rust_helper_zone_idx(const struct zone *zone)
 {
 	return zone_idx(zone);
 }
 
-enum zone_type rust_helper_gfp_zone(gfp_t flags)
+__rust_helper enum zone_type rust_helper_gfp_zone(gfp_t flags)
 {
 	return gfp_zone(flags);
 }
 
-unsigned long rust_helper_pageblock_nr_pages(void)
+__rust_helper unsigned long rust_helper_pageblock_nr_pages(void)
 {
 	return pageblock_nr_pages;
 }
