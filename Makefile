@@ -25,12 +25,12 @@ ifneq ($(CLIPPY),)
 export KMAKE_EXTRA += CLIPPY=1
 endif
 
-.PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core bench rustfmt \
+.PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core bench profile rustfmt \
 	rustfmtcheck run check check-all clean distclean clean-cache
 
 help:
 	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core bench clean distclean clean-cache"
+	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core bench profile clean distclean clean-cache"
 	@echo "(each for TARGET=NAME; kernel and kernel-c build the Rust and the C kernel)"
 
 deps:
@@ -60,9 +60,14 @@ bench-core:
 	CARGO_TARGET_DIR=$(BUILD_DIR)/cargo-target \
 		cargo bench --locked --manifest-path tools/khugepaged-rs/policy/Cargo.toml --bench policy
 
-# The Rust and C kernels side by side on the khugepaged benchmarks: figures, never a verdict.
+# The Rust and C kernels side by side on the khugepaged benchmarks, medians of alternating
+# runs: figures, never a verdict.
 bench:
-	$(VM)/bench
+	$(VM)/bench $(BENCH_ARGS)
+
+# Where kernel time goes during the benchmarks, on both kernels (/proc/profile samples).
+profile:
+	$(VM)/profile $(PROFILE_ARGS)
 
 rustfmt:
 	$(VM)/rustfmt-check --fix

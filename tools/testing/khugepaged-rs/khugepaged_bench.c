@@ -23,7 +23,19 @@
  *             khugepaged's CPU time.
  *   mthp      khugepaged's CPU time per GB scanned and per GB collapsed into
  *             64K folios (only 64K enabled, MB megabytes of small pages).
+ *   collapse  khugepaged's CPU per PMD-sized collapse of 2 * MB megabytes of
+ *             written small pages (only the PMD size enabled).
  *   madvise   MADV_COLLAPSE time per 2 MB over MB megabytes.
+ *   scan      pure scanning: 4 * MB megabytes whose PMD ranges each have
+ *             their first page written and every other PTE mapping the zero
+ *             page, with max_ptes_none HPAGE_PMD_NR - 2, so that khugepaged
+ *             reads every PTE of every range and refuses it.  Reports its CPU
+ *             per full pass over them and per PTE, with only the PMD size
+ *             enabled, then with every mTHP size enabled too.
+ *
+ * --profile: with the kernel booted with profile=N, the kernel-time samples
+ * of /proc/profile taken during each measured window, printed as
+ * "@@prof WINDOW BUCKET COUNT" lines for tools/vm/profile to name.
  *
  * khugepaged runs with scan_sleep_millisecs 10 (1000 for "hints") and
  * pages_to_scan 8 * HPAGE_PMD_NR (its default), so that a run takes seconds
@@ -39,6 +51,7 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
@@ -144,6 +157,45 @@ static void age_every(double period, double *next)
 	if (lru_gen_age("/"))
 		printf("# MGLRU aging failed: %s\n", strerror(errno));
 	*next = now() + period;
+}
+
+static bool profiling;
+
+/* Starts a profile window: clears /proc/profile's samples. */
+static void profile_start(void)
+{
+	if (profiling && write_file("/proc/profile", "0\n"))
+		printf("# /proc/profile: %s (boot with profile=N)\n", strerror(errno));
+}
+
+/* Ends a profile window: prints its non-zero buckets. */
+static void profile_stop(const char *window)
+{
+	static unsigned int buf[1 << 16];
+	unsigned long bucket = 0;
+	bool first = true;
+	ssize_t n;
+	int fd;
+
+	if (!profiling)
+		return;
+	fd = open("/proc/profile", O_RDONLY);
+	if (fd < 0)
+		return;
+	/* The first word is the bucket size; bucket i starts at _stext + i * size. */
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		size_t i = 0, words = n / sizeof(buf[0]);
+
+		if (first) {
+			printf("@@prof %s step %u\n", window, buf[0]);
+			i = 1;
+			first = false;
+		}
+		for (; i < words; i++, bucket++)
+			if (buf[i])
+				printf("@@prof %s %lu %u\n", window, bucket, buf[i]);
+	}
+	close(fd);
 }
 
 static void report(const char *name, double value, const char *unit)
@@ -318,8 +370,10 @@ static void bench_mthp(pid_t kpid)
 	cpu0 = cpu_seconds(kpid);
 	t0 = now();
 	pid = spawn(len, IDLE, &addr);
+	profile_start();
 	while (read_ulong(path) < before + want && now() - t0 < 300)
 		usleep(20000);
+	profile_stop("mthp64k");
 	{
 		double cpu = cpu_seconds(kpid) - cpu0;
 		double gb_scanned = scanned_ptes() * (double)page_size / (1 << 30);
@@ -340,6 +394,30 @@ static void bench_mthp(pid_t kpid)
 		;
 }
 
+static void bench_collapse(pid_t kpid)
+{
+	size_t len = (mb << 20) * 2;
+	double cpu0, t0, cpu;
+	long kb = 0;
+	char *addr;
+	pid_t pid;
+
+	cpu0 = cpu_seconds(kpid);
+	t0 = now();
+	pid = spawn(len, IDLE, &addr);
+	profile_start();
+	while ((kb = huge_kb_of(pid, addr)) < (long)(len >> 10) && now() - t0 < 300)
+		usleep(20000);
+	cpu = cpu_seconds(kpid) - cpu0;
+	profile_stop("collapse");
+	report("collapse_cpu_per_pmd_ms", kb > 0 ? cpu * 1000 / (kb / (pmd_size >> 10)) : 0,
+	       "ms");
+	report("collapse_wall_s", now() - t0, "s");
+	kill(pid, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+}
+
 static void bench_madvise(void)
 {
 	size_t len = mb << 20, i;
@@ -352,10 +430,98 @@ static void bench_madvise(void)
 	for (i = 0; i < len; i += page_size)
 		r.p[i] = 1;
 	t0 = now();
+	profile_start();
 	if (madvise(r.p, len, MADV_COLLAPSE))
 		printf("# MADV_COLLAPSE: %s\n", strerror(errno));
 	t = now() - t0;
+	profile_stop("madvise");
 	report("madv_collapse_ms_per_2mb", t * 1000 / (len / pmd_size), "ms");
+	unmap_region(&r);
+}
+
+/* khugepaged's full passes over its mm list (sysfs full_scans). */
+static unsigned long full_scans(void)
+{
+	return read_ulong(KHUGEPAGED "/full_scans");
+}
+
+/* The mTHP sizes below the PMD size, all set to `mode`. */
+static void set_mthp_modes(const char *mode)
+{
+	char path[256];
+	int o;
+
+	for (o = 2; (page_size << o) < pmd_size; o++) {
+		snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled",
+			 (page_size << o) >> 10);
+		set_mode(path, mode);
+	}
+}
+
+/* khugepaged's CPU per full pass over `len` bytes, measured over `secs` seconds. */
+static void scan_window(pid_t kpid, const char *pre, size_t len, double secs)
+{
+	unsigned long passes, scans0;
+	double cpu0, cpu, t0;
+	char name[64];
+
+	/* Let a pass begin that sees the new settings. */
+	scans0 = full_scans();
+	t0 = now();
+	while (full_scans() < scans0 + 2 && now() - t0 < 60)
+		usleep(10000);
+	scans0 = full_scans();
+	cpu0 = cpu_seconds(kpid);
+	t0 = now();
+	profile_start();
+	while (now() - t0 < secs)
+		usleep(100000);
+	passes = full_scans() - scans0;
+	cpu = cpu_seconds(kpid) - cpu0;
+	profile_stop(pre);
+	snprintf(name, sizeof(name), "%s_cpu_per_pass_ms", pre);
+	report(name, passes ? cpu * 1000 / passes : 0, "ms");
+	snprintf(name, sizeof(name), "%s_cpu_per_pte_ns", pre);
+	report(name, passes ? cpu * 1e9 / passes / (len / page_size) : 0, "ns");
+	snprintf(name, sizeof(name), "%s_passes", pre);
+	report(name, passes, "passes");
+}
+
+static void bench_scan(pid_t kpid)
+{
+	size_t len = (mb << 20) * 4, i, j;
+	char buf[64];
+	struct region r;
+	volatile char sink = 0;
+
+	/* Faults before MADV_HUGEPAGE take small pages and, on reads, the zero page. */
+	if (map_region(&r, len))
+		return;
+	for (i = 0; i < len; i += pmd_size) {
+		r.p[i] = 1;
+		for (j = page_size; j < pmd_size; j += page_size)
+			sink += r.p[i + j];
+	}
+	/*
+	 * One present PTE short of the limit: every PTE is read, then the range
+	 * refused.  Set before MADV_HUGEPAGE, or khugepaged could collapse some.
+	 */
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 2);
+	set_mode(KHUGEPAGED "/max_ptes_none", buf);
+	madvise(r.p, len, MADV_HUGEPAGE);
+	/* A whole pass per wake-up, so that its CPU is measured over many passes. */
+	snprintf(buf, sizeof(buf), "%zu", len / page_size);
+	set_mode(KHUGEPAGED "/pages_to_scan", buf);
+	scan_window(kpid, "scan_pmd", len, 10);
+	set_mthp_modes("madvise");
+	scan_window(kpid, "scan_mthp", len, 10);
+	set_mthp_modes("never");
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
+	set_mode(KHUGEPAGED "/pages_to_scan", buf);
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 1);
+	set_mode(KHUGEPAGED "/max_ptes_none", buf);
+	if (huge_kb_of(getpid(), r.p) != 0)
+		printf("# scan: khugepaged collapsed part of the range: not pure scanning\n");
 	unmap_region(&r);
 }
 
@@ -386,6 +552,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--mb=", 5))
 			mb = strtoul(argv[i] + 5, NULL, 10);
+		else if (!strcmp(argv[i], "--profile"))
+			profiling = true;
 		else if (!strncmp(argv[i], "--hints=", 8) && !access(KHUGEPAGED "/hints", F_OK))
 			set_mode(KHUGEPAGED "/hints", argv[i] + 8);
 		else if (!strncmp(argv[i], "--hints=", 8))
@@ -400,6 +568,10 @@ int main(int argc, char **argv)
 			bench_mthp(kpid);
 		else if (!strcmp(argv[i], "madvise"))
 			bench_madvise();
+		else if (!strcmp(argv[i], "collapse"))
+			bench_collapse(kpid);
+		else if (!strcmp(argv[i], "scan"))
+			bench_scan(kpid);
 		else
 			printf("# unknown benchmark %s\n", argv[i]);
 	}
