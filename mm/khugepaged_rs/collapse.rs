@@ -16,6 +16,7 @@ use crate::{
         order::{self, Planner, PmdScan},
         scan_result::ScanResult,
     },
+    scan::{self, ScanStats},
     settings,
 };
 use kernel::{
@@ -124,13 +125,44 @@ impl CollapseControl {
         self.geo
     }
 
-    fn tick(&mut self) {
-        self.progress = self.progress.saturating_add(1);
+    /// Charges `n` PTEs (or one PMD or VMA) to the progress against `pages_to_scan`.
+    pub(crate) fn tick(&mut self, n: usize) {
+        self.progress = self
+            .progress
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
+    /// Forgets what the last scanned range left: node loads and bitmaps.
+    pub(crate) fn clear_scan_state(&mut self) {
+        self.node_load.iter_mut().for_each(|n| *n = 0);
+        for map in [&mut self.present, &mut self.swap, &mut self.shared] {
+            map.iter_mut().for_each(|w| *w = 0);
+        }
+    }
+
+    /// Marks PTE `i` of the scanned range as swapped out.
+    pub(crate) fn mark_swap(&mut self, i: usize) {
+        set_bits(&mut self.swap, i, 1);
+    }
+
+    /// Marks PTEs `i..i + n` of the scanned range as present, and as shared if `shared`.
+    pub(crate) fn mark_present(&mut self, i: usize, n: usize, shared: bool) {
+        set_bits(&mut self.present, i, n);
+        if shared {
+            set_bits(&mut self.shared, i, n);
+        }
+    }
+
+    /// Counts `n` pages of the scanned range on node `nid`.
+    pub(crate) fn add_node_load(&mut self, nid: usize, n: usize) {
+        if let Some(load) = self.node_load.get_mut(nid) {
+            *load = load.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        }
     }
 
     /// With `node_reclaim_mode` on, gives up on a range whose pages lie on nodes too far
     /// apart for one local huge page (C: `collapse_scan_abort()`).
-    fn scan_abort(&self, nid: usize) -> bool {
+    pub(crate) fn scan_abort(&self, nid: usize) -> bool {
         if !collapse::node_reclaim_enabled() {
             return false;
         }
@@ -158,6 +190,25 @@ impl CollapseControl {
     }
 }
 
+/// Sets bits `start..start + n` of a bitmap, a word at a time.
+fn set_bits(map: &mut [u64], start: usize, n: usize) {
+    let mut i = start;
+    let end = start.saturating_add(n);
+    while i < end {
+        let bit = i % 64;
+        let len = (end - i).min(64 - bit);
+        let mask = if len == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << len) - 1) << bit
+        };
+        if let Some(w) = map.get_mut(i / 64) {
+            *w |= mask;
+        }
+        i += len;
+    }
+}
+
 /// Set once the unsupported-`max_ptes_none` warning was printed.
 static NONE_WARNED: Atomic<u32> = Atomic::new(0);
 
@@ -174,7 +225,12 @@ fn warn_max_ptes_none(geo: Geometry) {
 
 /// The `max_ptes_none` limit for a collapse to `order` (C: `collapse_max_ptes_none()`):
 /// below the PMD order only 0 and `HPAGE_PMD_NR - 1` (scaled to the order) are supported.
-fn max_ptes_none(is_khugepaged: bool, uffd_armed: bool, geo: Geometry, order: u32) -> u32 {
+pub(crate) fn max_ptes_none(
+    is_khugepaged: bool,
+    uffd_armed: bool,
+    geo: Geometry,
+    order: u32,
+) -> u32 {
     if uffd_armed {
         return 0;
     }
@@ -198,7 +254,7 @@ fn max_ptes_none(is_khugepaged: bool, uffd_armed: bool, geo: Geometry, order: u3
 /// The `max_ptes_shared` limit for a collapse to `order` (C: `collapse_max_ptes_shared()`):
 /// none below the PMD order, as collapsing shared pages to an mTHP could make a later scan
 /// creep.
-fn max_ptes_shared(is_khugepaged: bool, geo: Geometry, order: u32) -> u32 {
+pub(crate) fn max_ptes_shared(is_khugepaged: bool, geo: Geometry, order: u32) -> u32 {
     if !is_khugepaged {
         u32::MAX
     } else if order == geo.order {
@@ -210,7 +266,7 @@ fn max_ptes_shared(is_khugepaged: bool, geo: Geometry, order: u32) -> u32 {
 
 /// The `max_ptes_swap` limit at the PMD order (C: `collapse_max_ptes_swap()`); below it,
 /// pages are never swapped in.
-fn max_ptes_swap(is_khugepaged: bool) -> u32 {
+pub(crate) fn max_ptes_swap(is_khugepaged: bool) -> u32 {
     if !is_khugepaged {
         u32::MAX
     } else {
@@ -227,7 +283,7 @@ fn tva(cc: &CollapseControl) -> TvaType {
 }
 
 /// Counts a PMD-order scan event both in `/proc/vmstat` and in the PMD size's stats.
-fn count_pmd_event(geo: Geometry, event: VmEvent, stat: MthpStat) {
+pub(crate) fn count_pmd_event(geo: Geometry, event: VmEvent, stat: MthpStat) {
     count_collapse_event(geo, geo.order, event, stat);
 }
 
@@ -240,200 +296,35 @@ fn count_collapse_event(geo: Geometry, order: u32, event: VmEvent, stat: MthpSta
     count_mthp_stat(order, stat);
 }
 
-/// Sets bit `i` of a bitmap.
-fn set_bit(map: &mut [u64], i: usize) {
-    if let Some(w) = map.get_mut(i / 64) {
-        *w |= 1u64 << (i % 64);
-    }
-}
-
-/// The outcome of scanning one PMD range.
-struct ScanStats {
-    /// The orders khugepaged may collapse this VMA to (bit n = order n).
-    enabled_orders: usize,
-    /// Whether userfaultfd tracks the VMA: no empty PTE may be filled.
-    uffd_armed: bool,
-    referenced: u32,
-    none_or_zero: u32,
-    unmapped: u32,
-    failed_pfn: Option<usize>,
-}
-
-/// Scans the PMD range at `addr` (PMD-aligned, inside an eligible anonymous VMA) and, if it
-/// qualifies, collapses it (C: `collapse_scan_pmd()`).
+/// Collapses the PMD range at `addr`, which a scan under the mmap lock `guard` just found
+/// worth it, to the PMD order or to the mTHP sizes the order selector plans.
 ///
-/// Returns the result and the mmap read lock if it is still held: the collapse drops it.
-pub(crate) fn scan_pmd<'a>(
+/// The plan is made first, under the lock: a range with nothing to collapse at any enabled
+/// size fails with [`ScanResult::Fail`] (7.3's result) and keeps the lock, where 7.3 drops
+/// and retakes it. Otherwise the lock is dropped, as the allocation may reclaim and compact.
+/// Returns the result, and the lock if it is still held.
+pub(crate) fn collapse_scanned<'a>(
     cc: &mut CollapseControl,
     mm: &'a MmWithUser,
     guard: MmapReadGuard<'a>,
     addr: usize,
+    stats: &ScanStats,
 ) -> (ScanResult, Option<MmapReadGuard<'a>>) {
-    let mut stats = ScanStats {
-        uffd_armed: false,
-        enabled_orders: 0,
-        referenced: 0,
-        none_or_zero: 0,
-        unmapped: 0,
-        failed_pfn: None,
-    };
-    let result = scan_ptes(cc, &guard, addr, &mut stats);
-    trace::scan_pmd(
-        mm,
-        stats.failed_pfn,
-        stats.referenced,
-        stats.none_or_zero,
-        result as i32,
-        stats.unmapped,
-    );
-    if result != ScanResult::Succeed {
-        return (result, Some(guard));
-    }
-    // The allocation may reclaim and compact: never under the mmap lock.
-    drop(guard);
     let pmd_bit = 1usize.checked_shl(cc.geo.order).unwrap_or(0);
-    let result = if stats.enabled_orders == pmd_bit {
+    let pmd_only = stats.enabled_orders == pmd_bit;
+    if !pmd_only && nothing_planned(cc, stats) {
+        return (ScanResult::Fail, Some(guard));
+    }
+    drop(guard);
+    let result = if pmd_only {
         collapse_huge_page(cc, mm, addr, stats.referenced, stats.unmapped, cc.geo.order)
     } else {
-        mthp_collapse(cc, mm, addr, &stats)
+        mthp_collapse(cc, mm, addr, stats)
     };
+    if cc.is_khugepaged && result == ScanResult::Succeed {
+        settings::PAGES_COLLAPSED.fetch_add(1, Relaxed);
+    }
     (result, None)
-}
-
-fn scan_ptes(
-    cc: &mut CollapseControl,
-    guard: &MmapReadGuard<'_>,
-    addr: usize,
-    stats: &mut ScanStats,
-) -> ScanResult {
-    let geo = cc.geo;
-    let Some(vma) = guard.vma_lookup(addr) else {
-        return ScanResult::VmaNull;
-    };
-    let max_shared = max_ptes_shared(cc.is_khugepaged, geo, geo.order);
-    let max_swap = max_ptes_swap(cc.is_khugepaged);
-    let mut max_none = max_ptes_none(cc.is_khugepaged, vma.userfaultfd_armed(), geo, geo.order);
-    stats.uffd_armed = vma.userfaultfd_armed();
-    let Some(pmd) = guard.find_pmd(addr) else {
-        cc.tick();
-        return ScanResult::NoPteTable;
-    };
-    match pmd.state() {
-        PmdState::Table => {}
-        PmdState::NoTable => {
-            cc.tick();
-            return ScanResult::NoPteTable;
-        }
-        PmdState::Huge => {
-            cc.tick();
-            return ScanResult::PmdMapped;
-        }
-    }
-    cc.node_load.iter_mut().for_each(|n| *n = 0);
-    for map in [&mut cc.present, &mut cc.swap, &mut cc.shared] {
-        map.iter_mut().for_each(|w| *w = 0);
-    }
-    stats.enabled_orders = daemon::collapse_possible_orders(vma, vma.flags(), tva(cc));
-    // With smaller orders enabled, scan the whole range: the selector decides per order.
-    if stats.enabled_orders != 1usize.checked_shl(geo.order).unwrap_or(0) {
-        max_none = u32::try_from(geo.nr.saturating_sub(1)).unwrap_or(u32::MAX);
-    }
-    let Some(ptes) = pmd.lock_ptes(addr, geo.nr) else {
-        cc.tick();
-        return ScanResult::NoPteTable;
-    };
-    let mut shared = 0u32;
-    for i in 0..ptes.len() {
-        let Some(pte) = ptes.get(i) else { break };
-        let pte_addr = addr.wrapping_add(i.wrapping_mul(PAGE_SIZE));
-        cc.tick();
-        if pte.is_none_or_zero() {
-            stats.none_or_zero += 1;
-            if stats.none_or_zero > max_none {
-                count_pmd_event(geo, VmEvent::ExceedNonePte, MthpStat::ExceedNone);
-                return ScanResult::ExceedNonePte;
-            }
-            continue;
-        }
-        if !pte.is_present() {
-            stats.unmapped += 1;
-            if stats.unmapped > max_swap {
-                count_pmd_event(geo, VmEvent::ExceedSwapPte, MthpStat::ExceedSwap);
-                return ScanResult::ExceedSwapPte;
-            }
-            // Always strict with uffd-wp swap entries: the new PMD could not carry them.
-            if pte.is_swap_uffd() {
-                return ScanResult::PteUffd;
-            }
-            set_bit(&mut cc.swap, i);
-            continue;
-        }
-        if pte.is_uffd() {
-            return ScanResult::PteUffd;
-        }
-        let Some(folio) = ptes.folio(vma, i, pte) else {
-            return ScanResult::PageNull;
-        };
-        // A clean lazyfree folio is about to be discarded: collapsing it would make it
-        // dirty and keep it. VM_DROPPABLE VMAs keep the property across a collapse.
-        if cc.is_khugepaged && !vma.is_droppable() && folio.is_lazyfree() && !pte.is_dirty() {
-            stats.failed_pfn = Some(folio.pfn());
-            return ScanResult::PageLazyfree;
-        }
-        if !folio.is_anon() {
-            stats.failed_pfn = Some(folio.pfn());
-            return ScanResult::PageAnon;
-        }
-        // A page counts as shared if any part of its folio is.
-        if folio.maybe_mapped_shared() {
-            shared += 1;
-            if shared > max_shared {
-                stats.failed_pfn = Some(folio.pfn());
-                count_pmd_event(geo, VmEvent::ExceedSharedPte, MthpStat::ExceedShared);
-                return ScanResult::ExceedSharedPte;
-            }
-            set_bit(&mut cc.shared, i);
-        }
-        set_bit(&mut cc.present, i);
-        let nid = usize::try_from(folio.nid()).unwrap_or(0);
-        if cc.scan_abort(nid) {
-            stats.failed_pfn = Some(folio.pfn());
-            return ScanResult::ScanAbort;
-        }
-        if let Some(load) = cc.node_load.get_mut(nid) {
-            *load = load.saturating_add(1);
-        }
-        if !folio.is_lru() {
-            stats.failed_pfn = Some(folio.pfn());
-            return ScanResult::PageLru;
-        }
-        if folio.is_locked() {
-            stats.failed_pfn = Some(folio.pfn());
-            return ScanResult::PageLock;
-        }
-        // Racy here; isolation checks again under the locks.
-        if folio.has_extra_refs() {
-            stats.failed_pfn = Some(folio.pfn());
-            return ScanResult::PageCount;
-        }
-        if cc.is_khugepaged
-            && (folio.is_young_or_referenced()
-                || pte.is_young()
-                || guard.mm().notifier_test_young(pte_addr))
-        {
-            stats.referenced += 1;
-        }
-    }
-    // khugepaged wants some sign of use, and more of it when pages must be swapped in.
-    let half = u32::try_from(geo.nr / 2).unwrap_or(u32::MAX);
-    if cc.is_khugepaged
-        && !cc.young_hint
-        && (stats.referenced == 0 || (stats.unmapped > 0 && stats.referenced < half))
-    {
-        ScanResult::LackReferencedPage
-    } else {
-        ScanResult::Succeed
-    }
 }
 
 /// Finds the VMA at `addr` again after the mmap lock was dropped and checks it can still take
@@ -645,6 +536,47 @@ fn copy(table: &DetachedTable<'_>, folio: NewFolio) -> Result<collapse::CopiedFo
     }
 }
 
+/// What the order selector plans from: the bitmaps of the range just scanned and the limits.
+fn pmd_scan<'b>(
+    geo: Geometry,
+    (present, swap, shared): (&'b [u64], &'b [u64], &'b [u64]),
+    stats: &ScanStats,
+) -> PmdScan<'b> {
+    PmdScan {
+        present,
+        swap,
+        shared,
+        pmd_order: geo.order,
+        enabled_orders: u64::try_from(stats.enabled_orders).unwrap_or(0),
+        max_ptes_none: if stats.uffd_armed {
+            0
+        } else {
+            settings::get(Knob::MaxPtesNone)
+        },
+        max_ptes_swap: settings::get(Knob::MaxPtesSwap),
+        max_ptes_shared: settings::get(Knob::MaxPtesShared),
+    }
+}
+
+/// Whether the order selector plans nothing for the range just scanned; if so, counts the
+/// ranges 7.3's walk would have tried and refused, as [`mthp_collapse`] does otherwise.
+fn nothing_planned(cc: &CollapseControl, stats: &ScanStats) -> bool {
+    let scan = pmd_scan(cc.geo, (&cc.present, &cc.swap, &cc.shared), stats);
+    let Ok(mut planner) = Planner::new(&scan) else {
+        return false;
+    };
+    if planner.next().is_some() {
+        return false;
+    }
+    if planner.max_ptes_none_unsupported() {
+        warn_max_ptes_none(cc.geo);
+    }
+    if planner.walked_below_pmd() {
+        count_blocked(&scan, cc.geo);
+    }
+    true
+}
+
 /// Collapses the PMD range at `addr` to the sizes the order selector plans from the scan's
 /// bitmaps, retrying a failed range at the smaller enabled orders as 7.3 does
 /// (C: `mthp_collapse()`). Called and returns without the mmap lock.
@@ -659,20 +591,7 @@ fn mthp_collapse(
     let present = core::mem::take(&mut cc.present);
     let swap = core::mem::take(&mut cc.swap);
     let shared = core::mem::take(&mut cc.shared);
-    let scan = PmdScan {
-        present: &present,
-        swap: &swap,
-        shared: &shared,
-        pmd_order: geo.order,
-        enabled_orders: u64::try_from(stats.enabled_orders).unwrap_or(0),
-        max_ptes_none: if stats.uffd_armed {
-            0
-        } else {
-            settings::get(Knob::MaxPtesNone)
-        },
-        max_ptes_swap: settings::get(Knob::MaxPtesSwap),
-        max_ptes_shared: settings::get(Knob::MaxPtesShared),
-    };
+    let scan = pmd_scan(geo, (&present, &swap, &shared), stats);
     let result = match Planner::new(&scan) {
         Ok(mut planner) => {
             if planner.max_ptes_none_unsupported() {
@@ -868,21 +787,31 @@ fn isolate(
     }
 }
 
-/// Collapses the PMD at `addr` of an eligible VMA, through whichever path its memory type
-/// takes; only anonymous memory is collapsed so far (C: `collapse_single_pmd()`).
+/// Scans the PMD range at `addr` and collapses it if it qualifies, through whichever path its
+/// memory type takes; only anonymous memory is collapsed so far (C: `collapse_single_pmd()`).
+///
+/// Returns the result and the mmap read lock if it is still held: a collapse drops it.
 pub(crate) fn collapse_single_pmd<'a>(
     cc: &mut CollapseControl,
     mm: &'a MmWithUser,
     guard: MmapReadGuard<'a>,
     addr: usize,
 ) -> (ScanResult, Option<MmapReadGuard<'a>>) {
-    let anon = guard.vma_lookup(addr).is_some_and(|vma| vma.is_anonymous());
-    if !anon {
-        return (ScanResult::Fail, Some(guard));
-    }
-    let (result, guard) = scan_pmd(cc, mm, guard, addr);
-    if cc.is_khugepaged && result == ScanResult::Succeed {
-        settings::PAGES_COLLAPSED.fetch_add(1, kernel::sync::atomic::Relaxed);
-    }
+    let (result, stats) = {
+        let Some(vma) = guard.vma_lookup(addr) else {
+            return (ScanResult::Fail, Some(guard));
+        };
+        if !vma.is_anonymous() {
+            return (ScanResult::Fail, Some(guard));
+        }
+        let orders = daemon::collapse_possible_orders(vma, vma.flags(), tva(cc));
+        scan::scan_pmd(cc, &guard, vma, orders, addr)
+    };
+    let (result, guard) = if result == ScanResult::Succeed {
+        collapse_scanned(cc, mm, guard, addr, &stats)
+    } else {
+        (result, Some(guard))
+    };
+    scan::trace(mm, &stats, result);
     (result, guard)
 }

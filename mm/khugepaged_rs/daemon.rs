@@ -26,7 +26,7 @@ use crate::{
     hints::{self, Queue},
     min_free,
     policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
-    settings,
+    scan, settings,
 };
 use kernel::{
     kthread::{self, Kthread, ThreadFn},
@@ -362,6 +362,8 @@ pub(crate) fn collapse_possible(
 
 /// Walks the VMAs of `mm` from the cursor, scanning each PMD range of the eligible ones.
 /// Returns whether every VMA was visited (the mm is done for this pass).
+///
+/// A VMA is looked up and checked once for all its PMD ranges, as 7.3's walk does.
 fn scan_vmas<'a>(
     cc: &mut CollapseControl,
     mm: &'a MmWithUser,
@@ -373,18 +375,25 @@ fn scan_vmas<'a>(
     let geo = cc.geometry();
     let mut guard = guard;
     loop {
-        let addr = {
+        // The next range that qualifies for a collapse, and what its scan found.
+        let (addr, stats) = 'found: loop {
             let Some(vma) = guard.find_vma(cursor.address) else {
                 return true;
             };
             kthread::cond_resched();
             if collapse::exit_or_disabled(mm) {
-                cc.progress = cc.progress.saturating_add(1);
+                cc.tick(1);
                 return false;
             }
             let vend = vma.end();
-            if !collapse_possible(vma, vma.flags(), TvaType::Khugepaged) {
-                cc.progress = cc.progress.saturating_add(1);
+            let orders = if vma.is_anonymous() {
+                collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged)
+            } else {
+                // Not collapsed yet: file and shmem memory.
+                0
+            };
+            if orders == 0 {
+                cc.tick(1);
                 cursor.address = vend;
                 continue;
             }
@@ -393,29 +402,45 @@ fn scan_vmas<'a>(
             if cursor.address < hstart {
                 cursor.address = hstart;
             }
-            let addr = geo.align_up(cursor.address);
-            if !geo.holds(vma.start(), vend, addr) {
-                if cursor.address > hend {
-                    cc.progress = cc.progress.saturating_add(1);
+            loop {
+                let addr = geo.align_up(cursor.address);
+                if !geo.holds(vma.start(), vend, addr) {
+                    if cursor.address > hend {
+                        cc.tick(1);
+                    }
+                    cursor.address = vend.max(cursor.address);
+                    break;
                 }
-                cursor.address = vend.max(cursor.address);
-                continue;
+                let (r, stats) = scan::scan_pmd(cc, &guard, vma, orders, addr);
+                if r == ScanResult::Succeed {
+                    break 'found (addr, stats);
+                }
+                scan::trace(mm, &stats, r);
+                *result = r;
+                cursor.address = addr.saturating_add(geo.size);
+                if cc.progress >= progress_max {
+                    return false;
+                }
+                kthread::cond_resched();
+                if collapse::exit_or_disabled(mm) {
+                    cc.tick(1);
+                    return false;
+                }
             }
-            addr
         };
-        let (r, guard_back) = collapse::collapse_single_pmd(cc, mm, guard, addr);
+        let (r, back) = collapse::collapse_scanned(cc, mm, guard, addr, &stats);
+        scan::trace(mm, &stats, r);
+        *result = r;
+        cursor.address = addr.saturating_add(geo.size);
         if r == ScanResult::Succeed {
             hints::collapsed_by_scan();
         }
-        *result = r;
-        cursor.address = addr.saturating_add(geo.size);
-        match guard_back {
-            // The mmap lock was dropped (for a collapse): resume here next time.
+        match back {
+            // Nothing was collapsed, and the lock is still held: go on.
+            Some(g) if cc.progress < progress_max => guard = g,
+            Some(_) => return false,
+            // The mmap lock was dropped for a collapse: resume here next time.
             None => return false,
-            Some(g) => guard = g,
-        }
-        if cc.progress >= progress_max {
-            return false;
         }
     }
 }

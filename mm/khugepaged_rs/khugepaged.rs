@@ -38,6 +38,7 @@ mod hints;
 mod madvise;
 mod min_free;
 pub mod policy;
+mod scan;
 mod settings;
 mod sysfs;
 

@@ -50,6 +50,7 @@ impl MmWithUser {
     }
 
     /// Whether an MMU notifier (KVM, say) saw the page at `addr` accessed since it last asked.
+    #[inline]
     pub fn notifier_test_young(&self, addr: usize) -> bool {
         // SAFETY: `self` is a valid mm; any address is accepted.
         unsafe { bindings::mmu_notifier_test_young(self.as_raw(), addr) }
@@ -120,24 +121,28 @@ impl Drop for AnonVmaWriteGuard<'_> {
 
 impl VmaRef {
     /// Whether the VMA is anonymous memory (no `vm_ops`).
+    #[inline]
     pub fn is_anonymous(&self) -> bool {
         // SAFETY: The VMA is valid (`VmaRef` invariant).
         unsafe { bindings::vma_is_anonymous(self.as_ptr()) }
     }
 
     /// Whether the VMA has an anon_vma, i.e. has had anonymous pages.
+    #[inline]
     pub fn has_anon_vma(&self) -> bool {
         // SAFETY: The VMA is valid (`VmaRef` invariant).
         unsafe { !(*self.as_ptr()).anon_vma.is_null() }
     }
 
     /// Whether the VMA's pages may be dropped under memory pressure (`VM_DROPPABLE`).
+    #[inline]
     pub fn is_droppable(&self) -> bool {
         // SAFETY: The VMA is valid (`VmaRef` invariant).
         unsafe { bindings::vma_is_droppable(self.as_ptr()) }
     }
 
     /// Whether userfaultfd tracks missing pages or write protection in the VMA.
+    #[inline]
     pub fn userfaultfd_armed(&self) -> bool {
         // SAFETY: The VMA is valid (`VmaRef` invariant).
         unsafe { bindings::userfaultfd_armed(self.as_ptr()) }
@@ -492,6 +497,7 @@ impl<'a> DetachedTable<'a> {
     }
 
     /// The number of PTEs being collapsed.
+    #[inline]
     pub fn len(&self) -> usize {
         self.nr
     }
@@ -502,11 +508,13 @@ impl<'a> DetachedTable<'a> {
     }
 
     /// The address PTE `i` maps.
+    #[inline]
     pub fn addr(&self, i: usize) -> usize {
         self.start.wrapping_add(i.wrapping_mul(PAGE_SIZE))
     }
 
     /// Reads PTE `i`.
+    #[inline]
     pub fn pte(&self, i: usize) -> Option<Pte> {
         if i >= self.nr {
             return None;
@@ -519,6 +527,7 @@ impl<'a> DetachedTable<'a> {
 
     /// The folio PTE `i` maps, if it maps a normal page. It cannot go away while the table is
     /// detached: the PTE holds a reference and only we can clear it.
+    #[inline]
     pub fn folio(&self, i: usize) -> Option<&Folio> {
         let pte = self.pte(i)?;
         if !pte.is_present() {

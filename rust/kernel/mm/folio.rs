@@ -28,6 +28,7 @@ impl Folio {
     /// # Safety
     ///
     /// `ptr` is a valid folio that stays alive for `'a`.
+    #[inline]
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Folio {
         // SAFETY: `Folio` is a transparent wrapper of `struct folio`; the caller guarantees
         // validity for `'a`.
@@ -35,35 +36,41 @@ impl Folio {
     }
 
     /// The raw pointer.
+    #[inline]
     pub(crate) fn as_raw(&self) -> *mut bindings::folio {
         self.0.get()
     }
 
     /// Whether the folio is anonymous memory.
+    #[inline]
     pub fn is_anon(&self) -> bool {
         // SAFETY: The folio is alive (type invariant); reading its flags is always allowed.
         unsafe { bindings::folio_test_anon(self.as_raw()) }
     }
 
     /// Whether the folio is lazily freeable (`MADV_FREE`d anonymous memory, still clean).
+    #[inline]
     pub fn is_lazyfree(&self) -> bool {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_test_lazyfree(self.as_raw()) }
     }
 
     /// Whether any page of the folio may be mapped by more than one process.
+    #[inline]
     pub fn maybe_mapped_shared(&self) -> bool {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_maybe_mapped_shared(self.as_raw()) }
     }
 
     /// Whether the folio is on an LRU list.
+    #[inline]
     pub fn is_lru(&self) -> bool {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_test_lru(self.as_raw()) }
     }
 
     /// Whether the folio is locked (by anyone).
+    #[inline]
     pub fn is_locked(&self) -> bool {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_test_locked(self.as_raw()) }
@@ -71,6 +78,7 @@ impl Folio {
 
     /// Whether the folio or one of its PTEs was recently used, per the folio's own flags
     /// (`PG_young` from idle tracking, `PG_referenced`).
+    #[inline]
     pub fn is_young_or_referenced(&self) -> bool {
         // SAFETY: As for `is_anon`.
         unsafe {
@@ -80,24 +88,28 @@ impl Folio {
     }
 
     /// Whether the folio holds more than one page.
+    #[inline]
     pub fn is_large(&self) -> bool {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_test_large(self.as_raw()) }
     }
 
     /// The folio's order (0 for a single page).
+    #[inline]
     pub fn order(&self) -> u32 {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_order(self.as_raw()) }
     }
 
     /// The NUMA node the folio lives on.
+    #[inline]
     pub fn nid(&self) -> i32 {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_nid(self.as_raw()) }
     }
 
     /// The folio's first page frame number.
+    #[inline]
     pub fn pfn(&self) -> usize {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_pfn(self.as_raw()) }
@@ -105,12 +117,14 @@ impl Folio {
 
     /// Whether someone holds a reference the folio's mappings and caches do not explain, a
     /// GUP pin for instance (`folio_expected_ref_count() != folio_ref_count()`).
+    #[inline]
     pub fn has_extra_refs(&self) -> bool {
         // SAFETY: As for `is_anon`.
         unsafe { bindings::folio_has_extra_refs(self.as_raw()) }
     }
 
     /// Whether the same folio as `other`.
+    #[inline]
     pub fn same(&self, other: &Folio) -> bool {
         core::ptr::eq(self.as_raw(), other.as_raw())
     }

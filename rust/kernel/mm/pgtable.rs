@@ -66,42 +66,49 @@ pub struct Pte(pub(crate) bindings::pte_t);
 
 impl Pte {
     /// Whether the entry is empty (never mapped, or zapped).
+    #[inline]
     pub fn is_none(self) -> bool {
         // SAFETY: A pure function of the value.
         unsafe { bindings::pte_none(self.0) }
     }
 
     /// Whether the entry maps a page (as opposed to a swap or migration entry).
+    #[inline]
     pub fn is_present(self) -> bool {
         // SAFETY: A pure function of the value.
         unsafe { bindings::pte_present(self.0) }
     }
 
     /// Whether the entry is empty or maps the shared zero page: no data of its own.
+    #[inline]
     pub fn is_none_or_zero(self) -> bool {
         // SAFETY: Pure functions of the value; the PFN is only compared, never dereferenced.
         self.is_none() || (self.is_present() && unsafe { bindings::pte_maps_zero_page(self.0) })
     }
 
     /// Whether a present entry is dirty.
+    #[inline]
     pub fn is_dirty(self) -> bool {
         // SAFETY: A pure function of the value.
         unsafe { bindings::pte_dirty(self.0) }
     }
 
     /// Whether a present entry was accessed since its accessed bit was last cleared.
+    #[inline]
     pub fn is_young(self) -> bool {
         // SAFETY: A pure function of the value.
         unsafe { bindings::pte_young(self.0) }
     }
 
     /// Whether a present entry carries a userfaultfd marker (write-protect or minor).
+    #[inline]
     pub fn is_uffd(self) -> bool {
         // SAFETY: A pure function of the value.
         unsafe { bindings::pte_uffd(self.0) }
     }
 
     /// Whether a non-present (swap) entry carries a userfaultfd marker.
+    #[inline]
     pub fn is_swap_uffd(self) -> bool {
         // SAFETY: A pure function of the value.
         unsafe { bindings::pte_swp_uffd_any(self.0) }
@@ -136,21 +143,25 @@ pub struct Pmd<'a> {
 impl<'a> Pmd<'a> {
     /// An identity for the entry, to check that it is still the same one after the mmap lock
     /// was dropped and taken again.
+    #[inline]
     pub fn id(&self) -> usize {
         self.ptr.as_ptr() as usize
     }
 
     /// The address space the entry belongs to.
+    #[inline]
     pub fn mm(&self) -> &'a MmWithUser {
         self.mm
     }
 
     /// The raw entry pointer, for the collapse abstractions.
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *mut bindings::pmd_t {
         self.ptr.as_ptr()
     }
 
     /// Reads the entry without its lock and classifies it (C's `check_pmd_state()`).
+    #[inline]
     pub fn state(&self) -> PmdState {
         // SAFETY: `ptr` is valid (type invariant); the lockless read is what C does too.
         let pmd = unsafe { bindings::pmdp_get_lockless(self.ptr.as_ptr()) };
@@ -176,6 +187,7 @@ impl<'a> Pmd<'a> {
     /// the entry no longer points to a page table (C's `pte_offset_map_lock()`).
     ///
     /// `pmd_nr` is the number of PTEs in a page table (`HPAGE_PMD_NR`).
+    #[inline]
     pub fn lock_ptes(&self, addr: usize, pmd_nr: usize) -> Option<PteTable<'_>> {
         let mut ptl = core::ptr::null_mut();
         // SAFETY: `ptr` is a valid PMD entry of `mm` (type invariant), and `ptl` is a valid
@@ -195,6 +207,7 @@ impl<'a> Pmd<'a> {
 }
 
 /// The number of PTEs from `addr` to the end of its page table of `pmd_nr` entries.
+#[inline]
 pub(crate) fn ptes_to_pmd_end(addr: usize, pmd_nr: usize) -> usize {
     let index = (addr / PAGE_SIZE) & pmd_nr.wrapping_sub(1);
     pmd_nr.saturating_sub(index)
@@ -216,21 +229,25 @@ pub struct PteTable<'a> {
 
 impl PteTable<'_> {
     /// The number of PTEs, from the first address to the end of the table.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether there are no PTEs (never true for a table returned by [`Pmd::lock_ptes`]).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The address the first PTE maps.
+    #[inline]
     pub fn start(&self) -> usize {
         self.start
     }
 
     /// Reads PTE number `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<Pte> {
         if i >= self.len {
             return None;
@@ -243,12 +260,44 @@ impl PteTable<'_> {
     /// page (not the zero page, a special mapping or device memory).
     ///
     /// The folio stays valid while the table stays locked: the mapping holds a reference.
+    #[inline]
     pub fn folio(&self, vma: &VmaRef, i: usize, pte: Pte) -> Option<&Folio> {
         let addr = self.start.checked_add(i.checked_mul(PAGE_SIZE)?)?;
         // SAFETY: `vma` maps this table's range under the mmap lock the table borrow depends
         // on, `pte` was read from it, and the locked table keeps the page mapped for the
         // borrow of `self`.
         unsafe { normal_folio(vma, addr, pte) }
+    }
+
+    /// Returns the folio that present PTE number `i` maps in `vma`, as [`PteTable::folio`]
+    /// does, with
+    /// the number of entries from `i` on (at least 1, at most to the end of the table) that
+    /// map consecutive pages of it: C's `folio_pte_batch()`, which lets the dirty,
+    /// soft-dirty and accessed bits of the entries after the first differ from it, but no
+    /// other bit (so not the userfaultfd write-protect bit).
+    ///
+    /// One folio lookup for a whole large folio mapped by a run of PTEs.
+    #[inline]
+    pub fn folio_run(&self, vma: &VmaRef, i: usize) -> Option<(&Folio, usize)> {
+        let pte = self.get(i).filter(|pte| pte.is_present())?;
+        let folio = self.folio(vma, i, pte)?;
+        if !folio.is_large() {
+            return Some((folio, 1));
+        }
+        let left = self.len - i;
+        // SAFETY: `i < len` (checked by `get()`), so the `left` entries from `i` lie in the
+        // mapped, locked table (type invariant); `pte` is the value just read from the first
+        // and maps a page of `folio`, which the lock keeps mapped.
+        let n = unsafe {
+            bindings::folio_pte_batch(
+                folio.as_raw(),
+                self.pte.as_ptr().add(i),
+                pte.0,
+                u32::try_from(left).unwrap_or(u32::MAX),
+            )
+        };
+        // CAST: `u32` to `usize` is lossless on the 64-bit targets.
+        Some((folio, (n as usize).clamp(1, left)))
     }
 }
 
@@ -260,6 +309,7 @@ impl PteTable<'_> {
 ///
 /// `pte` was read from a page table of `vma` for `addr`, under a lock that keeps `vma`
 /// valid, and the page it maps stays mapped (hence alive) for `'a`.
+#[inline]
 pub(crate) unsafe fn normal_folio<'a>(vma: &VmaRef, addr: usize, pte: Pte) -> Option<&'a Folio> {
     // SAFETY: By the function's requirements.
     let page = unsafe { bindings::vm_normal_page(vma.as_ptr(), addr, pte.0) };
