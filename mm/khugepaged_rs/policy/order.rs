@@ -69,12 +69,18 @@
 //!
 //! # Cost
 //!
-//! No allocation and no recursion. [`plan`] reads the bitmaps once, counting their bits and
-//! noting which words are full, clean or occupied (at most 128 words); the plan then makes
-//! one pass per enabled order below the PMD order, each linear in the bitmap words (blocks
-//! of 64 PTEs or more are judged on the word summary), with 40 bytes of state. A
-//! [`Planner`] keeps one such state per level of retry, at most [`MAX_PMD_ORDER`] - 1 of
-//! them packed in 24 bytes each: 440 bytes in all on 64-bit.
+//! No allocation, no recursion and no loop over single PTEs: a rule takes a few word
+//! operations for all the blocks of a word at once (adding 1 at each block's first PTE
+//! carries into its last when the block is full). [`plan`] counts the bits a word at a time
+//! (at most 128 words a bitmap); unless the PMD order alone is planned, it then summarizes
+//! each word once (good, occupied, which orders from 2 to 5 find a qualifying block in it)
+//! and makes one pass per enabled order that may find a range. From order 6 a pass judges
+//! blocks of words on the summaries, 64 words to a `u64`; below, it takes `2^k` words at a
+//! time, visits those with a qualifying block, packs their blocks into one `u64`, one bit
+//! each, drops those inside a qualifying block of the next larger order, and returns the
+//! rest with `trailing_zeros`. [`replan`] summarizes the words of its range only. A
+//! [`Planner`] keeps one 24-byte pass per level of retry, at most [`MAX_PMD_ORDER`] - 1 of
+//! them: 496 bytes in all on 64-bit.
 
 /// The largest PMD order: 8192 PTEs per PMD (`MAX_PTRS_PER_PTE`, arm64 with 64K pages).
 pub const MAX_PMD_ORDER: u32 = 13;
@@ -159,6 +165,11 @@ fn idx(i: u32) -> usize {
     usize::try_from(i).unwrap_or(usize::MAX)
 }
 
+/// Narrows a PTE offset, word index or order; they all fit (see [`Walk`]).
+fn narrow<T: TryFrom<u32> + Copy>(x: u32, max: T) -> T {
+    T::try_from(x).unwrap_or(max)
+}
+
 /// Bits `lo..hi` of a word, `lo <= hi <= 64`.
 fn bit_range(lo: u32, hi: u32) -> u64 {
     let below_hi = u64::MAX.checked_shr(64u32.saturating_sub(hi)).unwrap_or(0);
@@ -166,129 +177,103 @@ fn bit_range(lo: u32, hi: u32) -> u64 {
     below_hi & from_lo
 }
 
-/// The bits at which blocks of `order < 6` start in a word.
-fn block_starts(order: u32) -> u64 {
-    match order {
-        0 => u64::MAX,
-        1 => 0x5555_5555_5555_5555,
-        2 => 0x1111_1111_1111_1111,
-        3 => 0x0101_0101_0101_0101,
-        4 => 0x0001_0001_0001_0001,
-        5 => 0x0000_0001_0000_0001,
-        _ => 1,
-    }
-}
-
-/// Shift distances that fold a word onto block starts, one per order below 6.
-const FOLDS: [u32; 6] = [1, 2, 4, 8, 16, 32];
-
-/// Sets bit `i` iff bits `i..i + 2^order` are all set (for block starts of `order < 6`).
-fn fold_all(mut x: u64, order: u32) -> u64 {
-    for &d in FOLDS.iter().take(idx(order)) {
-        x &= x.wrapping_shr(d);
-    }
-    x
-}
-
-/// Sets bit `i` iff one of bits `i..i + 2^order` is set (for block starts of `order < 6`).
-fn fold_any(mut x: u64, order: u32) -> u64 {
-    for &d in FOLDS.iter().take(idx(order)) {
-        x |= x.wrapping_shr(d);
-    }
-    x
-}
-
-/// Widens block-start bits of `order < 6` to cover their whole blocks.
-fn spread(mut x: u64, order: u32) -> u64 {
-    for &d in FOLDS.iter().take(idx(order)) {
-        x |= x.wrapping_shl(d);
-    }
-    x
-}
-
 /// The highest enabled order in `orders` below `below`, if it is at least [`MIN_ORDER`].
 fn order_below(orders: u64, below: u32) -> Option<u32> {
-    let mask = u64::MAX
-        .checked_shr(64u32.saturating_sub(below))
-        .unwrap_or(0);
-    let m = orders & mask;
-    if m == 0 {
-        return None;
-    }
+    let m = orders & bit_range(0, below.min(64));
     let k = 63u32.saturating_sub(m.leading_zeros());
-    (k >= MIN_ORDER).then_some(k)
+    (m != 0 && k >= MIN_ORDER).then_some(k)
 }
 
-/// The lowest enabled order in `orders` above `above` and below `below`.
-fn order_above(orders: u64, above: u32, below: u32) -> Option<u32> {
-    let m = orders & u64::MAX.checked_shl(above.saturating_add(1)).unwrap_or(0);
-    let k = m.trailing_zeros();
-    (m != 0 && k < below).then_some(k)
+/// A word cut into aligned lanes of `2^j` bits, `j <= 6`: blocks of order `j` of PTEs, or
+/// of order `j + 6` of words ([`WordSet`]). Adding 1 at a lane's first bit carries into its
+/// last bit (cleared first: no carry leaves the lane) when the bits below are all set;
+/// adding all ones but the last bit carries into it when one of them is set.
+#[derive(Clone, Copy)]
+struct Lanes {
+    /// The first bit of each lane.
+    first: u64,
+    /// The last bit of each lane.
+    last: u64,
+    /// One lane's bits, from bit 0.
+    one: u64,
+    /// The distance from a lane's first bit to its last: `2^j - 1`.
+    span: u32,
 }
 
-/// One bit per bitmap word of the PMD (at most 128): whether the word has some property.
+impl Lanes {
+    const ALL: [Lanes; 7] = [
+        Lanes::new(0),
+        Lanes::new(1),
+        Lanes::new(2),
+        Lanes::new(3),
+        Lanes::new(4),
+        Lanes::new(5),
+        Lanes::new(6),
+    ];
+
+    const fn new(j: u32) -> Self {
+        let span = (1 << j) - 1;
+        let one = u64::MAX >> (63 - span);
+        let first = u64::MAX / one;
+        Lanes {
+            first,
+            last: first << span,
+            one,
+            span,
+        }
+    }
+
+    fn of(j: u32) -> Self {
+        Self::ALL.get(idx(j)).copied().unwrap_or(Self::ALL[6])
+    }
+
+    /// The last bit of each lane of `x` that has every bit set.
+    fn all(self, x: u64) -> u64 {
+        (x & !self.last).wrapping_add(self.first) & x & self.last
+    }
+
+    /// The last bit of each lane of `x` that has a bit set.
+    fn any(self, x: u64) -> u64 {
+        ((x & !self.last).wrapping_add(self.last.wrapping_sub(self.first)) | x) & self.last
+    }
+
+    /// Lanes marked by their last bit, marked by their first.
+    fn to_first(self, x: u64) -> u64 {
+        x.wrapping_shr(self.span)
+    }
+
+    /// Lanes marked by their first bit, every bit set.
+    fn fill(self, x: u64) -> u64 {
+        x.wrapping_mul(self.one)
+    }
+}
+
+/// Lanes of `2^K` bits marked by their first bit, `2 <= K <= 5`, one bit per lane: lane `i`
+/// at bit `i`. Multiplying `n` fields of `f` bits, `d` bits apart, by the sum of bits
+/// `(d - f) * (i + 1)`, `i < n`, brings field `n - 1 - i` to the top `n * f` bits, and no
+/// two products meet; order 2 first gathers its 16 lanes into 4 fields of 4 bits, 16 apart.
+fn pack<const K: u32>(x: u64) -> u64 {
+    match K {
+        2 => {
+            let x = (x | x >> 3) & 0x0303_0303_0303_0303;
+            let x = (x | x >> 6) & 0x000f_000f_000f_000f;
+            x.wrapping_mul(0x0001_0010_0100_1000) >> 48
+        }
+        3 => x.wrapping_mul(0x0102_0408_1020_4080) >> 56,
+        4 => x.wrapping_mul(0x1000_2000_4000_8000) >> 60,
+        _ => x.wrapping_mul(0x4000_0000_8000_0000) >> 62,
+    }
+}
+
+/// One bit per bitmap word of the PMD (at most 128), 64 words to a group: whether the word
+/// has some property.
 #[derive(Clone, Copy, Debug, Default)]
 struct WordSet([u64; 2]);
 
 impl WordSet {
-    fn insert(&mut self, w: u32) {
-        if let Some(x) = self.0.get_mut(idx(w >> WORD_ORDER)) {
-            *x |= 1u64.wrapping_shl(w & 63);
-        }
-    }
-
-    /// The members among words `start..start + 2^order`, `order <= 7`, `start` aligned:
-    /// within one `u64` below order 6, whole ones from there.
-    fn range(&self, start: u32, order: u32) -> (u64, u64) {
-        let x = self.0.get(idx(start >> WORD_ORDER)).copied().unwrap_or(0);
-        match order {
-            0..=5 => {
-                let bits = bit_range(0, pow2(order)).wrapping_shl(start & 63);
-                (x & bits, bits)
-            }
-            6 => (x, u64::MAX),
-            _ => {
-                // Both halves must be in the set: fold them into one.
-                let y = self.0.get(1).copied().unwrap_or(0);
-                (x & y, u64::MAX)
-            }
-        }
-    }
-
-    /// The first member from word `w` on.
-    fn next_from(&self, w: u32) -> Option<u32> {
-        let (lo, hi) = (self.0.first().copied()?, self.0.get(1).copied()?);
-        let lo = if w < 64 {
-            lo & u64::MAX.wrapping_shl(w)
-        } else {
-            0
-        };
-        let hi = if w < 64 {
-            hi
-        } else {
-            hi & u64::MAX.checked_shl(w.saturating_sub(64)).unwrap_or(0)
-        };
-        if lo != 0 {
-            Some(lo.trailing_zeros())
-        } else if hi != 0 {
-            Some(hi.trailing_zeros().saturating_add(64))
-        } else {
-            None
-        }
-    }
-
-    /// Whether every word of `start..start + 2^order` is a member.
-    fn all(&self, start: u32, order: u32) -> bool {
-        let (m, bits) = self.range(start, order);
-        m == bits
-    }
-
-    /// Whether some word of `start..start + 2^order` is a member.
-    fn any(&self, start: u32, order: u32) -> bool {
-        match order {
-            7.. => self.0.iter().any(|&x| x != 0),
-            _ => self.range(start, order).0 != 0,
-        }
+    /// The members among words `64 * g..64 * (g + 1)`.
+    fn group(&self, g: u32) -> u64 {
+        self.0.get(idx(g)).copied().unwrap_or(0)
     }
 }
 
@@ -309,13 +294,21 @@ struct Selector<'a> {
     /// The PMD order is enabled and qualifies.
     pmd_qualifies: bool,
     counts: PteCounts,
-    /// Words with every PTE present and none swapped out or shared.
-    full: WordSet,
-    /// Words with no swapped-out or shared PTE.
-    clean: WordSet,
-    /// Words with a present PTE.
+    /// Words with no swapped-out or shared PTE and, unless `scaled`, every PTE present: a
+    /// block of words qualifies when all its words are good and (if `scaled`) one occupied.
+    good: WordSet,
+    /// If `scaled`: the words with a present PTE.
     occupied: WordSet,
+    /// For each order `k` from 2 to 5: the words with a qualifying block of order `k`.
+    has: [WordSet; SMALL_ORDERS],
+    /// The orders of `sub_orders` whose pass may find a range: those below 6 with a word in
+    /// `has`, those from 6 on if a word is good.
+    busy: u64,
 }
+
+/// Orders from [`MIN_ORDER`] up to a word's, exclusive.
+// CAST: 4 fits any `usize`.
+const SMALL_ORDERS: usize = (WORD_ORDER - MIN_ORDER) as usize;
 
 impl<'a> Selector<'a> {
     fn new(scan: &PmdScan<'a>) -> Result<Self, PlanError> {
@@ -333,27 +326,17 @@ impl<'a> Selector<'a> {
             scan.swap.get(..words).unwrap_or(&[]),
             scan.shared.get(..words).unwrap_or(&[]),
         );
-        // Only the low `nr` bits count when the PMD is smaller than a word.
-        let valid = bit_range(0, nr.min(64));
-        let mut counts = PteCounts::default();
-        let (mut full, mut clean, mut occupied) =
-            (WordSet::default(), WordSet::default(), WordSet::default());
-        for (w, ((&p, &s), &h)) in (0u32..).zip(present.iter().zip(swap).zip(shared)) {
-            let (p, s, h) = (p & valid, s & valid, h & valid);
-            counts.present = counts.present.saturating_add(p.count_ones());
-            counts.swap = counts.swap.saturating_add(s.count_ones());
-            counts.shared = counts.shared.saturating_add(h.count_ones());
-            if p & !(s | h) == u64::MAX {
-                full.insert(w);
-            }
-            if s | h == 0 {
-                clean.insert(w);
-            }
-            if p != 0 {
-                occupied.insert(w);
-            }
-        }
         let limit = nr.saturating_sub(1);
+        // Only the low `nr` bits count when the PMD is smaller than a word. At most 8192
+        // bits: no sum overflows. Swapped-out and shared PTEs are rare: skip empty words.
+        let valid = bit_range(0, nr.min(64));
+        let count = |n: u32, &x: &u64| n.wrapping_add((x & valid).count_ones());
+        let rare = |n: u32, x: &u64| if *x == 0 { n } else { count(n, x) };
+        let counts = PteCounts {
+            present: present.iter().fold(0, count),
+            swap: swap.iter().fold(0, rare),
+            shared: shared.iter().fold(0, rare),
+        };
         let sub_orders = scan.enabled_orders & bit_range(MIN_ORDER, pmd_order);
         let pmd_enabled =
             scan.enabled_orders & bit_range(pmd_order, pmd_order.saturating_add(1)) != 0;
@@ -373,38 +356,145 @@ impl<'a> Selector<'a> {
                 && scan.max_ptes_none != limit,
             pmd_qualifies,
             counts,
-            full,
-            clean,
-            occupied,
+            good: WordSet::default(),
+            occupied: WordSet::default(),
+            has: [WordSet::default(); SMALL_ORDERS],
+            busy: 0,
         })
     }
 
-    fn word(bitmap: &[u64], w: u32) -> u64 {
-        bitmap.get(idx(w)).copied().unwrap_or(0)
-    }
-
-    /// The starts of the blocks of `order < 6` in word `w` that qualify below the PMD order.
-    fn qualifying_starts(&self, w: u32, order: u32) -> u64 {
-        let p = Self::word(self.present, w);
-        let bad = Self::word(self.swap, w) | Self::word(self.shared, w);
-        let q = if self.scaled {
-            fold_all(!bad, order) & fold_any(p, order)
-        } else {
-            fold_all(p & !bad, order)
-        };
-        q & block_starts(order)
-    }
-
-    /// Whether the block of `order >= 6` at `start` qualifies below the PMD order: all its
-    /// words full, or (scaled limit) all clean and one occupied.
-    fn block_qualifies(&self, start: u32, order: u32) -> bool {
-        let w = start >> WORD_ORDER;
-        let k = order.saturating_sub(WORD_ORDER);
+    /// Fills in the summaries of the words that hold PTEs of `range` (the orders below the
+    /// PMD order plan with them), once.
+    fn summarize(&mut self, range: Range) {
+        let words = (range.offset >> WORD_ORDER, range.end().div_ceil(64));
         if self.scaled {
-            self.clean.all(w, k) && self.occupied.any(w, k)
+            self.summarize_as::<true>(words);
         } else {
-            self.full.all(w, k)
+            self.summarize_as::<false>(words);
         }
+        let found = |set: &WordSet| set.0 != [0, 0];
+        let mut busy = if found(&self.good) {
+            !bit_range(0, WORD_ORDER)
+        } else {
+            0
+        };
+        for (k, has) in (MIN_ORDER..).zip(&self.has) {
+            busy |= u64::from(found(has)).wrapping_shl(k);
+        }
+        self.busy = busy & self.sub_orders;
+    }
+
+    /// [`Selector::summarize`] for `scaled == SCALED`, words `from..to`, a word at a time.
+    fn summarize_as<const SCALED: bool>(&mut self, (from, to): (u32, u32)) {
+        let valid = bit_range(0, pow2(self.pmd_order).min(64));
+        let small = self.sub_orders & bit_range(0, WORD_ORDER) != 0;
+        let word = |bitmap: &[u64], w: u32| bitmap.get(idx(w)).copied().unwrap_or(0) & valid;
+        for g in 0..2 {
+            let (mut good, mut occupied, mut has) = (0u64, 0u64, [0u64; SMALL_ORDERS]);
+            for w in from.max(64 * g)..to.min(64 * (g + 1)) {
+                let (p, bit) = (word(self.present, w), w & 63);
+                let bad = word(self.swap, w) | word(self.shared, w);
+                // A block qualifies when all its bits of `all` and (if `SCALED`) one of
+                // `p` are set.
+                let all = if SCALED { !bad } else { p & !bad };
+                good |= u64::from(all == u64::MAX).wrapping_shl(bit);
+                // Only a word with a present PTE can hold a qualifying block.
+                if p == 0 {
+                    continue;
+                }
+                occupied |= u64::from(SCALED).wrapping_shl(bit);
+                if !small {
+                    continue;
+                }
+                // Order by order, each block from the two halves the order below judged.
+                let mut all = Lanes::of(MIN_ORDER).all(all);
+                let mut any = Lanes::of(MIN_ORDER).any(if SCALED { p } else { u64::MAX });
+                for (k, has) in (MIN_ORDER..).zip(&mut has) {
+                    if k > MIN_ORDER {
+                        let (half, last) = (pow2(k.saturating_sub(1)), Lanes::of(k).last);
+                        all &= all.wrapping_shl(half) & last;
+                        any = (any | any.wrapping_shl(half)) & last;
+                    }
+                    *has |= u64::from(all & any != 0).wrapping_shl(bit);
+                }
+            }
+            let store = |set: &mut WordSet, bits| set.0.get_mut(idx(g)).map(|x| *x = bits);
+            store(&mut self.good, good);
+            store(&mut self.occupied, occupied);
+            for (set, bits) in self.has.iter_mut().zip(has) {
+                store(set, bits);
+            }
+        }
+    }
+
+    /// The words of group `g` that start a qualifying block of order `6 + j`, `j <= 6`.
+    fn word_blocks(&self, g: u32, j: u32) -> u64 {
+        let lanes = Lanes::of(j);
+        let mut q = lanes.all(self.good.group(g));
+        if self.scaled {
+            q &= lanes.any(self.occupied.group(g));
+        }
+        lanes.to_first(q)
+    }
+
+    /// The words of group `g` in no qualifying block of order `parent`, if that is 6 or
+    /// more.
+    fn uncovered(&self, g: u32, parent: u32) -> u64 {
+        match parent.checked_sub(WORD_ORDER) {
+            Some(j) => !Lanes::of(j).fill(self.word_blocks(g, j)),
+            None => u64::MAX,
+        }
+    }
+
+    /// The whole PMD, as a range.
+    fn whole(&self) -> Range {
+        Range {
+            offset: 0,
+            order: self.pmd_order,
+        }
+    }
+
+    /// The blocks of order `K < 6` that qualify below the PMD order and lie in no
+    /// qualifying block of order `parent` (if not 0), in words `first..first + n` (at most
+    /// `2^K`, in one group), their PTEs limited to `in_word`: bit `i` for the `i`-th block.
+    fn blocks<const K: u32>(&self, first: u32, n: u32, parent: u32, in_word: u64) -> u64 {
+        let g = first >> WORD_ORDER;
+        let has = self.has.get(idx(K.wrapping_sub(MIN_ORDER)));
+        let words = has.map_or(0, |has| has.group(g)) & self.uncovered(g, parent);
+        let mut words = words.wrapping_shr(first) & bit_range(0, n);
+        if words == 0 {
+            return 0;
+        }
+        let (lanes, per_word) = (Lanes::of(K), 64u32.wrapping_shr(K));
+        let word = |bitmap: &[u64], w: u32| bitmap.get(idx(w)).copied().unwrap_or(0);
+        let pack = |x: u64, i: u32| {
+            pack::<K>(lanes.to_first(x) & in_word).wrapping_shl(i.wrapping_mul(per_word))
+        };
+        // The blocks with every PTE good and (if `scaled`) those with a present PTE, one bit
+        // per block: a block qualifies when it is in both.
+        let (mut all, mut any) = (0, if self.scaled { 0 } else { u64::MAX });
+        while words != 0 {
+            let i = words.trailing_zeros();
+            words &= words.wrapping_sub(1);
+            let w = first.wrapping_add(i);
+            let p = word(self.present, w);
+            let bad = word(self.swap, w) | word(self.shared, w);
+            if self.scaled {
+                all |= pack(lanes.all(!bad), i);
+                any |= pack(lanes.any(p), i);
+            } else {
+                all |= pack(lanes.all(p & !bad), i);
+            }
+        }
+        // A block of `parent` is a lane of `2^(parent - K)` bits here.
+        let cover = match parent.checked_sub(K).filter(|&j| j < WORD_ORDER) {
+            Some(j) => {
+                let larger = Lanes::of(j);
+                larger.fill(larger.to_first(larger.all(all) & larger.any(any)))
+            }
+            None => 0,
+        };
+        all & any & !cover
     }
 }
 
@@ -431,9 +521,15 @@ impl Blocked {
         self.shared.get(idx(order)).copied().unwrap_or(0).into()
     }
 
-    fn add(counts: &mut [u16], order: u32, n: u32) {
-        if let Some(c) = counts.get_mut(idx(order)) {
-            *c = c.saturating_add(narrow(n, u16::MAX));
+    /// Counts the lanes (blocks of order `k`) that pass the present-PTE rule
+    /// (`present_ok`, by their last bit) and have a bit of `swap`, or else one of `shared`.
+    fn add(&mut self, k: u32, lanes: Lanes, present_ok: u64, swap: u64, shared: u64) {
+        let swapped = present_ok & lanes.any(swap);
+        let shared = present_ok & !swapped & lanes.any(shared);
+        for (counts, n) in [(&mut self.swap, swapped), (&mut self.shared, shared)] {
+            if let Some(c) = counts.get_mut(idx(k)) {
+                *c = c.saturating_add(narrow(n.count_ones(), u16::MAX));
+            }
         }
     }
 }
@@ -448,245 +544,174 @@ impl Blocked {
 pub fn blocked(scan: &PmdScan<'_>) -> Result<Blocked, PlanError> {
     let sel = Selector::new(scan)?;
     let mut out = Blocked::default();
-    let nr = pow2(sel.pmd_order);
-    let valid = bit_range(0, nr.min(64));
-    let words = nr.div_ceil(64);
-    let mut orders = sel.sub_orders;
+    if sel.counts.swap == 0 && sel.counts.shared == 0 {
+        return Ok(out);
+    }
+    let valid = bit_range(0, pow2(sel.pmd_order).min(64));
+    let present_ok = |lanes: Lanes, p: u64, full: u64| {
+        if sel.scaled {
+            lanes.any(p)
+        } else {
+            lanes.all(full)
+        }
+    };
+    // Orders below a word, in the words with a swapped-out or shared PTE; for the larger
+    // ones, per word: a present PTE, every PTE present, a swapped-out PTE, a shared one.
+    let small = sel.sub_orders & bit_range(0, WORD_ORDER);
+    let mut sets = [WordSet::default(); 4];
+    let words = sel.present.iter().zip(sel.swap).zip(sel.shared);
+    for (w, ((&p, &s), &h)) in (0u32..).zip(words) {
+        let (p, s, h) = (p & valid, s & valid, h & valid);
+        for (set, on) in sets.iter_mut().zip([p != 0, p == u64::MAX, s != 0, h != 0]) {
+            if let Some(x) = set.0.get_mut(idx(w >> WORD_ORDER)) {
+                *x |= u64::from(on).wrapping_shl(w & 63);
+            }
+        }
+        let mut orders = if s | h != 0 { small } else { 0 };
+        while orders != 0 {
+            let k = orders.trailing_zeros();
+            orders &= orders.wrapping_sub(1);
+            let lanes = Lanes::of(k);
+            out.add(k, lanes, present_ok(lanes, p, p), s, h);
+        }
+    }
+    // Orders of a word or more, on those summaries: lanes of `2^(k - 6)` words.
+    let [any_p, all_p, any_s, any_h] = sets;
+    let mut orders = sel.sub_orders & !bit_range(0, WORD_ORDER);
     while orders != 0 {
         let k = orders.trailing_zeros();
         orders &= orders.wrapping_sub(1);
-        let (mut swap, mut shared) = (0u32, 0u32);
-        if k < WORD_ORDER {
-            let starts = block_starts(k) & valid;
-            for w in 0..words {
-                let p = Selector::word(sel.present, w) & valid;
-                let s = Selector::word(sel.swap, w) & valid;
-                let h = Selector::word(sel.shared, w) & valid;
-                let present_ok = if sel.scaled {
-                    fold_any(p, k)
-                } else {
-                    fold_all(p, k)
-                };
-                let has_swap = fold_any(s, k);
-                let m = starts & present_ok;
-                swap = swap.saturating_add((m & has_swap).count_ones());
-                shared = shared.saturating_add((m & !has_swap & fold_any(h, k)).count_ones());
-            }
-        } else {
-            let per_block = pow2(k.saturating_sub(WORD_ORDER));
-            let mut w = 0;
-            while w < words {
-                let (mut any_p, mut all_p, mut any_s, mut any_h) = (false, true, false, false);
-                for i in w..w.saturating_add(per_block).min(words) {
-                    let p = Selector::word(sel.present, i);
-                    any_p |= p != 0;
-                    all_p &= p == u64::MAX;
-                    any_s |= Selector::word(sel.swap, i) != 0;
-                    any_h |= Selector::word(sel.shared, i) != 0;
-                }
-                if if sel.scaled { any_p } else { all_p } {
-                    if any_s {
-                        swap = swap.saturating_add(1);
-                    } else if any_h {
-                        shared = shared.saturating_add(1);
-                    }
-                }
-                w = w.saturating_add(per_block);
-            }
+        let lanes = Lanes::of(k.saturating_sub(WORD_ORDER));
+        for g in 0..2 {
+            let ok = present_ok(lanes, any_p.group(g), all_p.group(g));
+            out.add(k, lanes, ok, any_s.group(g), any_h.group(g));
         }
-        Blocked::add(&mut out.swap, k, swap);
-        Blocked::add(&mut out.shared, k, shared);
     }
     Ok(out)
 }
 
-/// Where one plan stands: one pass per enabled order, largest first, over one region.
-#[derive(Clone, Copy, Debug)]
-struct Walk {
-    /// The region planned: `base..end`, naturally aligned.
-    base: u32,
-    end: u32,
-    /// Orders considered are below `top`, the region's own order.
-    top: u32,
-    /// The order of the current pass; below [`MIN_ORDER`] once the plan is done.
-    order: u32,
-    /// The next PTE the pass looks at.
-    pos: u32,
-    /// Up to here lies in a block of the next larger enabled order (of at least a word)
-    /// that is known not to qualify.
-    clear_until: u32,
-    /// The whole PMD is still to be offered (a plan's first step).
-    pmd_pending: bool,
-    /// Below order 6: the starts still to return in word `word` of this pass.
-    word: u32,
-    starts: u64,
-}
-
-/// A [`Walk`] as a [`Planner`] keeps it, in 24 bytes rather than 40: PTE offsets are at
-/// most 8192 and orders at most 13.
+/// Where one plan stands: one pass per enabled order that may find a range, largest first,
+/// over one region, a batch at a time: below order 6 `2^k` words, from there 64 words. 24
+/// bytes: PTE offsets are below 8192 and orders at most 13.
 #[derive(Clone, Copy, Debug, Default)]
-struct Packed {
+struct Walk {
+    /// The starts still to return in the batch at `chunk`: below order 6 bit `i` for its
+    /// `i`-th block, from there bit `i` for its `i`-th word.
     starts: u64,
+    /// The region planned: `base..base + 2^top`, naturally aligned.
     base: u16,
-    end: u16,
-    pos: u16,
-    clear_until: u16,
+    /// The first PTE of the batch that `starts` is about.
+    chunk: u16,
+    /// The first PTE of this pass's next batch.
+    next: u16,
     top: u8,
+    /// The order of the current pass, below `top` (but for a plan of just the PMD order);
+    /// below [`MIN_ORDER`] once done.
     order: u8,
-    word: u8,
-    pmd_pending: bool,
-}
-
-/// Narrows a PTE offset or an order; they all fit (see [`Packed`]).
-fn narrow<T: TryFrom<u32> + Copy>(x: u32, max: T) -> T {
-    T::try_from(x).unwrap_or(max)
-}
-
-impl From<Walk> for Packed {
-    fn from(w: Walk) -> Self {
-        Packed {
-            starts: w.starts,
-            base: narrow(w.base, u16::MAX),
-            end: narrow(w.end, u16::MAX),
-            pos: narrow(w.pos, u16::MAX),
-            clear_until: narrow(w.clear_until, u16::MAX),
-            top: narrow(w.top, 0),
-            order: narrow(w.order, 0),
-            word: narrow(w.word, u8::MAX),
-            pmd_pending: w.pmd_pending,
-        }
-    }
-}
-
-impl From<Packed> for Walk {
-    fn from(p: Packed) -> Self {
-        Walk {
-            base: p.base.into(),
-            end: p.end.into(),
-            top: p.top.into(),
-            order: p.order.into(),
-            pos: p.pos.into(),
-            clear_until: p.clear_until.into(),
-            pmd_pending: p.pmd_pending,
-            word: p.word.into(),
-            starts: p.starts,
-        }
-    }
+    /// `order`, at most 6: bit `i` of `starts` is PTE `chunk + (i << shift)`.
+    shift: u8,
+    /// The next larger enabled order below `top`, or 0.
+    parent: u8,
 }
 
 impl Walk {
     /// Plans `range` with the enabled orders below its own.
     fn below(sel: &Selector<'_>, range: Range) -> Self {
-        Walk {
-            base: range.offset,
-            end: range.end(),
-            top: range.order,
-            order: order_below(sel.sub_orders, range.order).unwrap_or(0),
-            pos: range.offset,
-            clear_until: range.offset,
-            pmd_pending: false,
-            word: 0,
-            starts: 0,
-        }
-    }
-
-    /// Plans the whole PMD.
-    fn pmd(sel: &Selector<'_>) -> Self {
-        let whole = Range {
-            offset: 0,
-            order: sel.pmd_order,
+        let mut walk = Walk {
+            base: narrow(range.offset, u16::MAX),
+            top: narrow(range.order, 0),
+            order: narrow(range.order, 0),
+            ..Walk::default()
         };
-        Walk {
-            pmd_pending: true,
-            ..Walk::below(sel, whole)
-        }
+        walk.next_order(sel);
+        walk
     }
 
-    /// The next range of the plan. Each call resumes the pass where the last one stopped;
-    /// every loop iteration moves `pos` forward or starts the next (smaller) order.
-    fn advance(&mut self, sel: &Selector<'_>) -> Option<Range> {
-        if self.pmd_pending {
-            self.pmd_pending = false;
-            if sel.pmd_qualifies {
-                self.order = 0;
-                return Some(Range {
-                    offset: 0,
-                    order: sel.pmd_order,
-                });
-            }
+    /// Plans the whole PMD: the PMD order alone if it qualifies, the smaller orders if not.
+    fn pmd(sel: &Selector<'_>) -> Self {
+        let mut walk = Walk::below(sel, sel.whole());
+        if sel.pmd_qualifies {
+            // Its one range, then nothing: `next_batch()` ends a pass of order `top`.
+            (walk.starts, walk.chunk, walk.shift, walk.order) = (1, 0, 0, walk.top);
         }
-        while self.order >= MIN_ORDER {
-            let k = self.order;
-            if self.pos >= self.end {
-                self.order = order_below(sel.sub_orders, k).unwrap_or(0);
-                self.pos = self.base;
-                self.clear_until = self.base;
-                self.starts = 0;
-                continue;
+        walk
+    }
+
+    /// Starts the pass of the next smaller enabled order that may find a range.
+    fn next_order(&mut self, sel: &Selector<'_>) {
+        let order = order_below(sel.busy, self.order.into()).unwrap_or(0);
+        // The lowest enabled order above it and below `top`, if any.
+        let parent = (sel.sub_orders & !bit_range(0, order.saturating_add(1))).trailing_zeros();
+        self.parent = if parent < self.top.into() {
+            narrow(parent, 0)
+        } else {
+            0
+        };
+        self.order = narrow(order, 0);
+        self.shift = narrow(order.min(WORD_ORDER), 0);
+        self.next = self.base;
+    }
+
+    /// The next range of the plan.
+    #[inline]
+    fn advance(&mut self, sel: &Selector<'_>) -> Option<Range> {
+        if self.starts == 0 && !self.next_batch(sel) {
+            return None;
+        }
+        let bit = self.starts.trailing_zeros();
+        self.starts &= self.starts.wrapping_sub(1);
+        Some(Range {
+            offset: u32::from(self.chunk).wrapping_add(bit.wrapping_shl(self.shift.into())),
+            order: self.order.into(),
+        })
+    }
+
+    /// Fills `starts` with the next batch that has a range, starting smaller orders as passes
+    /// end; false once the plan is done. Each loop iteration takes a batch or an order.
+    #[inline(never)]
+    fn next_batch(&mut self, sel: &Selector<'_>) -> bool {
+        let (top, base) = (u32::from(self.top), u32::from(self.base));
+        let end = base.saturating_add(pow2(top));
+        // The region's words: `2^(top - 6)`, or a part of one.
+        let region = top.saturating_sub(WORD_ORDER);
+        loop {
+            let (k, next) = (u32::from(self.order), u32::from(self.next));
+            if k < MIN_ORDER || k >= top {
+                return false;
             }
-            let w = self.pos >> WORD_ORDER;
-            if self.starts != 0 && self.word == w {
-                // The rest of the word found by the last call: same order, same parent.
-                let offset = (w << WORD_ORDER).saturating_add(self.starts.trailing_zeros());
-                self.starts &= self.starts.wrapping_sub(1);
-                self.pos = offset.saturating_add(pow2(k));
-                return Some(Range { offset, order: k });
+            if next >= end {
+                self.next_order(sel);
+                continue;
             }
             // A block inside a qualifying block of the next larger enabled order is covered
             // by that block or by a larger one: whichever range covers the larger block is
             // planned instead (see `Planner`'s proof).
-            let parent = order_above(sel.sub_orders, k, self.top);
-            if let Some(p) = parent.filter(|&p| p >= WORD_ORDER) {
-                if self.pos >= self.clear_until {
-                    let start = self.pos & !pow2(p).wrapping_sub(1);
-                    let end = start.saturating_add(pow2(p));
-                    if sel.block_qualifies(start, p) {
-                        self.pos = end;
-                        continue;
-                    }
-                    self.clear_until = end;
-                }
+            let parent = u32::from(self.parent);
+            let (chunk, len) = if k < WORD_ORDER {
+                let (chunk, n) = (next & !63, pow2(k.min(region)));
+                let in_word = Lanes::of(top.min(WORD_ORDER)).one.wrapping_shl(base & 63);
+                let first = chunk >> WORD_ORDER;
+                // One instance per order, for its masks and shifts to be constants.
+                self.starts = match k {
+                    2 => sel.blocks::<2>(first, n, parent, in_word),
+                    3 => sel.blocks::<3>(first, n, parent, in_word),
+                    4 => sel.blocks::<4>(first, n, parent, in_word),
+                    _ => sel.blocks::<5>(first, n, parent, in_word),
+                };
+                (chunk, pow2(k.saturating_add(WORD_ORDER)))
+            } else {
+                let (g, first) = (next >> (2 * WORD_ORDER), (next >> WORD_ORDER) & 63);
+                let words = bit_range(first, first.saturating_add(pow2(region)).min(64));
+                let found = sel.word_blocks(g, k.saturating_sub(WORD_ORDER));
+                self.starts = found & sel.uncovered(g, parent) & words;
+                (next & !4095, 4096)
+            };
+            self.chunk = narrow(chunk, u16::MAX);
+            self.next = narrow(chunk.saturating_add(len), u16::MAX);
+            if self.starts != 0 {
+                return true;
             }
-            if k >= WORD_ORDER {
-                let start = self.pos;
-                self.pos = start.saturating_add(pow2(k));
-                if sel.block_qualifies(start, k) {
-                    return Some(Range {
-                        offset: start,
-                        order: k,
-                    });
-                }
-                continue;
-            }
-            // Blocks of every mode need a present PTE: go to the next word that has one.
-            match sel.occupied.next_from(w) {
-                Some(next) if next == w => {}
-                Some(next) => {
-                    self.pos = next << WORD_ORDER;
-                    continue;
-                }
-                None => {
-                    self.pos = self.end;
-                    continue;
-                }
-            }
-            let word_start = w << WORD_ORDER;
-            let hi = self.end.saturating_sub(word_start).min(64);
-            let mut m = sel.qualifying_starts(w, k) & bit_range(self.pos & 63, hi);
-            if let Some(p) = parent.filter(|&p| p < WORD_ORDER) {
-                m &= !spread(sel.qualifying_starts(w, p), p);
-            }
-            if m == 0 {
-                self.pos = word_start.saturating_add(64);
-                continue;
-            }
-            let offset = word_start.saturating_add(m.trailing_zeros());
-            self.pos = offset.saturating_add(pow2(k));
-            self.word = w;
-            self.starts = m & m.wrapping_sub(1);
-            return Some(Range { offset, order: k });
         }
-        None
     }
 }
 
@@ -715,6 +740,7 @@ impl Plan<'_> {
 impl Iterator for Plan<'_> {
     type Item = Range;
 
+    #[inline]
     fn next(&mut self) -> Option<Range> {
         self.cur.advance(&self.sel)
     }
@@ -722,7 +748,10 @@ impl Iterator for Plan<'_> {
 
 /// Plans the collapse of one PMD.
 pub fn plan<'a>(scan: &PmdScan<'a>) -> Result<Plan<'a>, PlanError> {
-    let sel = Selector::new(scan)?;
+    let mut sel = Selector::new(scan)?;
+    if !sel.pmd_qualifies && sel.sub_orders != 0 {
+        sel.summarize(sel.whole());
+    }
     Ok(Plan {
         cur: Walk::pmd(&sel),
         sel,
@@ -742,8 +771,9 @@ fn check_range(sel: &Selector<'_>, range: Range) -> Result<(), PlanError> {
 /// for a reason a smaller order may not hit: the ranges inside it that 7.3's walk would try
 /// next, with the rules of their orders (never the PMD order's).
 pub fn replan<'a>(scan: &PmdScan<'a>, failed: Range) -> Result<Plan<'a>, PlanError> {
-    let sel = Selector::new(scan)?;
+    let mut sel = Selector::new(scan)?;
     check_range(&sel, failed)?;
+    sel.summarize(failed);
     Ok(Plan {
         cur: Walk::below(&sel, failed),
         sel,
@@ -770,7 +800,7 @@ const MAX_DEPTH: usize = (MAX_PMD_ORDER - MIN_ORDER + 1) as usize;
 #[derive(Clone, Debug)]
 pub struct Planner<'a> {
     sel: Selector<'a>,
-    stack: [Packed; MAX_DEPTH],
+    stack: [Walk; MAX_DEPTH],
     /// Walks in use, the innermost retry last; 0 once everything is done.
     depth: usize,
     last: Option<Range>,
@@ -781,12 +811,14 @@ pub struct Planner<'a> {
 impl<'a> Planner<'a> {
     /// Plans the collapse of one PMD.
     pub fn new(scan: &PmdScan<'a>) -> Result<Self, PlanError> {
-        let sel = Selector::new(scan)?;
-        let mut stack = [Packed::default(); MAX_DEPTH];
-        stack[0] = Walk::pmd(&sel).into();
+        let mut sel = Selector::new(scan)?;
+        if !sel.pmd_qualifies && sel.sub_orders != 0 {
+            sel.summarize(sel.whole());
+        }
+        // Only `stack[..depth]` is ever read: the other slots are filled before they are.
         Ok(Planner {
             sel,
-            stack,
+            stack: [Walk::pmd(&sel); MAX_DEPTH],
             depth: 1,
             last: None,
             below_pmd: !sel.pmd_qualifies,
@@ -799,17 +831,26 @@ impl<'a> Planner<'a> {
         let Some(range) = self.last.take() else {
             return false;
         };
-        self.below_pmd |= range.order == self.sel.pmd_order;
-        let cur = Walk::below(&self.sel, range);
-        if cur.order < MIN_ORDER {
+        let pmd = range.order == self.sel.pmd_order;
+        self.below_pmd |= pmd;
+        if order_below(self.sel.sub_orders, range.order).is_none() {
             return false;
+        }
+        if pmd {
+            // The plan was the PMD order alone, planned without the word summaries.
+            self.sel.summarize(range);
+        }
+        let cur = Walk::below(&self.sel, range);
+        if u32::from(cur.order) < MIN_ORDER {
+            // Enabled orders, but none that would find a range.
+            return true;
         }
         // The failed range came from the innermost walk, whose ranges are all smaller than
         // its region (the PMD plan's own PMD range aside): regions shrink by at least one
         // order per level from the PMD order down to 3, so `depth` stays below `MAX_DEPTH`.
         match self.stack.get_mut(self.depth) {
             Some(slot) => {
-                *slot = cur.into();
+                *slot = cur;
                 self.depth = self.depth.saturating_add(1);
                 true
             }
@@ -838,15 +879,11 @@ impl<'a> Planner<'a> {
 impl Iterator for Planner<'_> {
     type Item = Range;
 
+    #[inline]
     fn next(&mut self) -> Option<Range> {
         while let Some(top) = self.depth.checked_sub(1) {
             let sel = &self.sel;
-            let found = self.stack.get_mut(top).and_then(|slot| {
-                let mut walk = Walk::from(*slot);
-                let found = walk.advance(sel);
-                *slot = walk.into();
-                found
-            });
+            let found = self.stack.get_mut(top).and_then(|walk| walk.advance(sel));
             if found.is_some() {
                 self.last = found;
                 return found;

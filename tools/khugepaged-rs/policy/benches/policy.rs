@@ -7,7 +7,7 @@
 //! milliseconds) for `Instant` to be precise.
 
 use khugepaged_policy::hint_queue::{HintQueue, HintSlot};
-use khugepaged_policy::order::{plan, Planner, PmdScan};
+use khugepaged_policy::order::{blocked, plan, Planner, PmdScan};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -131,6 +131,53 @@ fn bench_plans() {
                     ranges.join(" / ")
                 );
             }
+        }
+    }
+}
+
+fn bench_blocked() {
+    println!("blocked() (ranges refused for swap or shared), all orders, ns per PMD:");
+    println!(
+        "  {:>5} {:>6} {:>11} {:>11}",
+        "PTEs", "occ.", "none=NR-1", "none=0"
+    );
+    for pmd_order in [9u32, 13] {
+        let nr = 1usize << pmd_order;
+        for percent in [50, 90] {
+            let present = occupancy(nr, percent, 0x2545_f491_4f6c_dd1d);
+            // About 2% of the PTEs swapped out, 3% shared.
+            let swap: Vec<u64> = occupancy(nr, 2, 77)
+                .iter()
+                .zip(&present)
+                .map(|(s, p)| s & !p)
+                .collect();
+            let shared: Vec<u64> = occupancy(nr, 3, 99)
+                .iter()
+                .zip(&present)
+                .map(|(h, p)| h & p)
+                .collect();
+            let row: Vec<f64> = [nr as u32 - 1, 0]
+                .into_iter()
+                .map(|max_ptes_none| {
+                    let scan = PmdScan {
+                        present: &present,
+                        swap: &swap,
+                        shared: &shared,
+                        pmd_order,
+                        enabled_orders: ((1u64 << (pmd_order + 1)) - 1) & !3,
+                        max_ptes_none,
+                        max_ptes_swap: nr as u32 / 8,
+                        max_ptes_shared: nr as u32 / 2,
+                    };
+                    measure(1, || {
+                        black_box(blocked(black_box(&scan)).unwrap());
+                    })
+                })
+                .collect();
+            println!(
+                "  {:>5} {:>5}% {:>11.0} {:>11.0}",
+                nr, percent, row[0], row[1]
+            );
         }
     }
 }
@@ -264,6 +311,7 @@ fn bench_queue() {
 
 fn main() {
     bench_plans();
+    bench_blocked();
     bench_worst_retries();
     bench_queue();
 }
