@@ -797,14 +797,42 @@ pub(crate) fn collapse_single_pmd<'a>(
     guard: MmapReadGuard<'a>,
     addr: usize,
 ) -> (ScanResult, Option<MmapReadGuard<'a>>) {
+    match single_pmd(cc, mm, guard, addr, false) {
+        Ok(done) => done,
+        Err(guard) => (ScanResult::Fail, Some(guard)),
+    }
+}
+
+/// As [`collapse_single_pmd`], for the range of a collapse hint, which may be stale: gives the
+/// lock back as an error, without scanning, unless the whole PMD still lies in a VMA
+/// khugepaged may collapse. One VMA lookup serves the check and the scan.
+pub(crate) fn collapse_hinted_pmd<'a>(
+    cc: &mut CollapseControl,
+    mm: &'a MmWithUser,
+    guard: MmapReadGuard<'a>,
+    addr: usize,
+) -> Result<(ScanResult, Option<MmapReadGuard<'a>>), MmapReadGuard<'a>> {
+    single_pmd(cc, mm, guard, addr, true)
+}
+
+fn single_pmd<'a>(
+    cc: &mut CollapseControl,
+    mm: &'a MmWithUser,
+    guard: MmapReadGuard<'a>,
+    addr: usize,
+    hinted: bool,
+) -> Result<(ScanResult, Option<MmapReadGuard<'a>>), MmapReadGuard<'a>> {
     let (result, stats) = {
         let Some(vma) = guard.vma_lookup(addr) else {
-            return (ScanResult::Fail, Some(guard));
+            return Err(guard);
         };
-        if !vma.is_anonymous() {
-            return (ScanResult::Fail, Some(guard));
-        }
         let orders = daemon::collapse_possible_orders(vma, vma.flags(), tva(cc));
+        if hinted && (orders == 0 || !cc.geo.holds(vma.start(), vma.end(), addr)) {
+            return Err(guard);
+        }
+        if !vma.is_anonymous() {
+            return Ok((ScanResult::Fail, Some(guard)));
+        }
         scan::scan_pmd(cc, &guard, vma, orders, addr)
     };
     let (result, guard) = if result == ScanResult::Succeed {
@@ -813,5 +841,5 @@ pub(crate) fn collapse_single_pmd<'a>(
         (result, Some(guard))
     };
     scan::trace(mm, &stats, result);
-    (result, guard)
+    Ok((result, guard))
 }

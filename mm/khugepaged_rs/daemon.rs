@@ -237,20 +237,16 @@ impl Daemon {
             cc.progress = cc.progress.saturating_add(1);
             if let Some(user) = mm.mmget_not_zero() {
                 if let Some(guard) = user.mmap_read_trylock() {
-                    let eligible = !collapse::exit_or_disabled(&user) && {
-                        let geo = cc.geometry();
-                        guard.vma_lookup(hint.addr).is_some_and(|vma| {
-                            geo.holds(vma.start(), vma.end(), hint.addr)
-                                && collapse_possible(vma, vma.flags(), TvaType::Khugepaged)
-                        })
-                    };
-                    if eligible {
-                        stale = false;
+                    result = ScanResult::VmaCheck;
+                    if !collapse::exit_or_disabled(&user) {
                         cc.young_hint = hints::is_young_hint(hint);
-                        result = collapse::collapse_single_pmd(cc, &user, guard, hint.addr).0;
+                        if let Ok((r, _)) =
+                            collapse::collapse_hinted_pmd(cc, &user, guard, hint.addr)
+                        {
+                            stale = false;
+                            result = r;
+                        }
                         cc.young_hint = false;
-                    } else {
-                        result = ScanResult::VmaCheck;
                     }
                 } else {
                     stale = false;
