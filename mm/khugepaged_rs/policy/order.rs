@@ -291,6 +291,8 @@ struct Selector<'a> {
     scaled: bool,
     /// `max_ptes_none` is neither 0 nor `HPAGE_PMD_NR - 1` and an order below PMD is enabled.
     none_unsupported: bool,
+    /// No PTE is swapped out or shared: the passes need not read those bitmaps.
+    clean: bool,
     /// The PMD order is enabled and qualifies.
     pmd_qualifies: bool,
     counts: PteCounts,
@@ -355,6 +357,7 @@ impl<'a> Selector<'a> {
                 && scan.max_ptes_none != 0
                 && scan.max_ptes_none != limit,
             pmd_qualifies,
+            clean: counts.swap == 0 && counts.shared == 0,
             counts,
             good: WordSet::default(),
             occupied: WordSet::default(),
@@ -393,7 +396,11 @@ impl<'a> Selector<'a> {
             let (mut good, mut occupied, mut has) = (0u64, 0u64, [0u64; SMALL_ORDERS]);
             for w in from.max(64 * g)..to.min(64 * (g + 1)) {
                 let (p, bit) = (word(self.present, w), w & 63);
-                let bad = word(self.swap, w) | word(self.shared, w);
+                let bad = if self.clean {
+                    0
+                } else {
+                    word(self.swap, w) | word(self.shared, w)
+                };
                 // A block qualifies when all its bits of `all` and (if `SCALED`) one of
                 // `p` are set.
                 let all = if SCALED { !bad } else { p & !bad };
@@ -408,14 +415,24 @@ impl<'a> Selector<'a> {
                 }
                 // Order by order, each block from the two halves the order below judged.
                 let mut all = Lanes::of(MIN_ORDER).all(all);
-                let mut any = Lanes::of(MIN_ORDER).any(if SCALED { p } else { u64::MAX });
+                let mut any = if SCALED {
+                    Lanes::of(MIN_ORDER).any(p)
+                } else {
+                    u64::MAX
+                };
                 for (k, has) in (MIN_ORDER..).zip(&mut has) {
                     if k > MIN_ORDER {
                         let (half, last) = (pow2(k.saturating_sub(1)), Lanes::of(k).last);
                         all &= all.wrapping_shl(half) & last;
-                        any = (any | any.wrapping_shl(half)) & last;
+                        if SCALED {
+                            any = (any | any.wrapping_shl(half)) & last;
+                        }
                     }
-                    *has |= u64::from(all & any != 0).wrapping_shl(bit);
+                    // A qualifying block's halves qualify: no larger order has one either.
+                    if all & any == 0 {
+                        break;
+                    }
+                    *has |= 1u64.wrapping_shl(bit);
                 }
             }
             let store = |set: &mut WordSet, bits| set.0.get_mut(idx(g)).map(|x| *x = bits);
@@ -478,7 +495,11 @@ impl<'a> Selector<'a> {
             words &= words.wrapping_sub(1);
             let w = first.wrapping_add(i);
             let p = word(self.present, w);
-            let bad = word(self.swap, w) | word(self.shared, w);
+            let bad = if self.clean {
+                0
+            } else {
+                word(self.swap, w) | word(self.shared, w)
+            };
             if self.scaled {
                 all |= pack(lanes.all(!bad), i);
                 any |= pack(lanes.any(p), i);
