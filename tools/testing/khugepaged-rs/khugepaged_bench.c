@@ -515,14 +515,15 @@ static void bench_scan(pid_t kpid)
 	scan_window(kpid, "scan_pmd", len, 10);
 	set_mthp_modes("madvise");
 	scan_window(kpid, "scan_mthp", len, 10);
+	/* Checked and unmapped before max_ptes_none is restored, which would let it collapse. */
+	if (huge_kb_of(getpid(), r.p) != 0)
+		printf("# scan: khugepaged collapsed part of the range: not pure scanning\n");
+	unmap_region(&r);
 	set_mthp_modes("never");
 	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
 	set_mode(KHUGEPAGED "/pages_to_scan", buf);
 	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 1);
 	set_mode(KHUGEPAGED "/max_ptes_none", buf);
-	if (huge_kb_of(getpid(), r.p) != 0)
-		printf("# scan: khugepaged collapsed part of the range: not pure scanning\n");
-	unmap_region(&r);
 }
 
 int main(int argc, char **argv)
