@@ -71,7 +71,8 @@ __rust_helper bool rust_helper_pte_dirty(pte_t pte) { return pte_dirty(pte); }
 __rust_helper bool rust_helper_pte_young(pte_t pte) { return pte_young(pte); }
 __rust_helper bool rust_helper_pte_uffd(pte_t pte) { return pte_uffd(pte); }
 __rust_helper bool rust_helper_pte_swp_uffd_any(pte_t pte) { return pte_swp_uffd_any(pte); }
-__rust_helper bool rust_helper_pte_maps_zero_page(pte_t pte) { return is_zero_pfn(pte_pfn(pte)); }
+/* 7.3's pte_none_or_zero() (static in mm/khugepaged.c): one call per PTE where helpers are not inlined. */
+__rust_helper bool rust_helper_pte_none_or_zero(pte_t pte) { return pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte))); }
 __rust_helper struct page *rust_helper_pte_page(pte_t pte) { return pte_page(pte); }
 __rust_helper void rust_helper_ksm_might_unmap_zero_page(struct mm_struct *mm, pte_t pte) { ksm_might_unmap_zero_page(mm, pte); }
 __rust_helper pgoff_t rust_helper_linear_page_index(struct vm_area_struct *vma, unsigned long addr) { return linear_page_index(vma, addr); }

@@ -82,8 +82,8 @@ impl Pte {
     /// Whether the entry is empty or maps the shared zero page: no data of its own.
     #[inline]
     pub fn is_none_or_zero(self) -> bool {
-        // SAFETY: Pure functions of the value; the PFN is only compared, never dereferenced.
-        self.is_none() || (self.is_present() && unsafe { bindings::pte_maps_zero_page(self.0) })
+        // SAFETY: A pure function of the value; the PFN is only compared, never dereferenced.
+        unsafe { bindings::pte_none_or_zero(self.0) }
     }
 
     /// Whether a present entry is dirty.
