@@ -356,6 +356,17 @@ pub(crate) fn collapse_possible(
     collapse_possible_orders(vma, flags, tva) != 0
 }
 
+/// Yields the CPU, then tells whether the walk must end because the mm is exiting or THP
+/// was disabled for it (charged as one step, as in 7.3).
+fn must_stop(cc: &mut CollapseControl, mm: &MmWithUser) -> bool {
+    kthread::cond_resched();
+    let stop = collapse::exit_or_disabled(mm);
+    if stop {
+        cc.tick(1);
+    }
+    stop
+}
+
 /// Walks the VMAs of `mm` from the cursor, scanning each PMD range of the eligible ones.
 /// Returns whether every VMA was visited (the mm is done for this pass).
 ///
@@ -376,9 +387,7 @@ fn scan_vmas<'a>(
             let Some(vma) = guard.find_vma(cursor.address) else {
                 return true;
             };
-            kthread::cond_resched();
-            if collapse::exit_or_disabled(mm) {
-                cc.tick(1);
+            if must_stop(cc, mm) {
                 return false;
             }
             let vend = vma.end();
@@ -414,12 +423,7 @@ fn scan_vmas<'a>(
                 scan::trace(mm, &stats, r);
                 *result = r;
                 cursor.address = addr.saturating_add(geo.size);
-                if cc.progress >= progress_max {
-                    return false;
-                }
-                kthread::cond_resched();
-                if collapse::exit_or_disabled(mm) {
-                    cc.tick(1);
+                if cc.progress >= progress_max || must_stop(cc, mm) {
                     return false;
                 }
             }

@@ -346,6 +346,19 @@ static void bench_hints(pid_t kpid)
 		;
 }
 
+/* The mTHP sizes below the PMD size, all set to `mode`. */
+static void set_mthp_modes(const char *mode)
+{
+	char path[256];
+	int o;
+
+	for (o = 2; (page_size << o) < pmd_size; o++) {
+		snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled",
+			 (page_size << o) >> 10);
+		set_mode(path, mode);
+	}
+}
+
 static void bench_mthp(pid_t kpid)
 {
 	char path[256], *addr;
@@ -353,13 +366,8 @@ static void bench_mthp(pid_t kpid)
 	unsigned long want = len / (64 << 10), before;
 	double cpu0, t0;
 	pid_t pid;
-	int o;
 
-	for (o = 2; (page_size << o) < pmd_size; o++) {
-		snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled",
-			 (page_size << o) >> 10);
-		set_mode(path, "never");
-	}
+	set_mthp_modes("never");
 	snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled", pmd_size >> 10);
 	set_mode(path, "never");
 	snprintf(path, sizeof(path), THP_DIR "/hugepages-64kB/stats/collapse_alloc");
@@ -445,18 +453,6 @@ static unsigned long full_scans(void)
 	return read_ulong(KHUGEPAGED "/full_scans");
 }
 
-/* The mTHP sizes below the PMD size, all set to `mode`. */
-static void set_mthp_modes(const char *mode)
-{
-	char path[256];
-	int o;
-
-	for (o = 2; (page_size << o) < pmd_size; o++) {
-		snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/enabled",
-			 (page_size << o) >> 10);
-		set_mode(path, mode);
-	}
-}
 
 /* khugepaged's CPU per full pass over `len` bytes, measured over `secs` seconds. */
 static void scan_window(pid_t kpid, const char *pre, size_t len, double secs)
