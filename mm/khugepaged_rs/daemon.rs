@@ -15,8 +15,9 @@
 //! page tables cannot be torn down under the scan and `__khugepaged_exit()`, which runs when
 //! the last user goes, never races with it: it just takes the slot out.
 //!
-//! Each wake-up first serves collapse hints ([`hints`]), highest priority first, with up to
-//! half of `pages_to_scan`, then goes on with the round-robin walk where it left off.
+//! Each wake-up first serves collapse hints ([`hints`]), highest priority first, with the
+//! share of `pages_to_scan` their recent success earns them ([`HintBudget`]), then goes on
+//! with the round-robin walk where it left off.
 //!
 //! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::slots` and `Daemon::hints`
 //! are taken alone (`hints` also under a page-table lock, by the hint feeders).
@@ -25,7 +26,7 @@ use crate::{
     collapse::{self, CollapseControl},
     hints::{self, Queue},
     min_free,
-    policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
+    policy::{hint_budget::HintBudget, hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
     scan, settings,
 };
 use kernel::{
@@ -72,10 +73,14 @@ struct Daemon {
 }
 
 /// Where the round-robin walk stands: the mm being scanned (its key) and the next address in
-/// it. Only the thread uses it (C: `khugepaged_scan`).
+/// it; and how much of a wake-up hints may take. Only the thread uses it
+/// (C: `khugepaged_scan`).
 struct Cursor {
     key: Option<usize>,
     address: usize,
+    budget: HintBudget,
+    /// [`hints::starts`] when `budget` was set up.
+    budget_start: u32,
 }
 
 /// Set once by [`init`]; the THP code calls into this file only after that, except for
@@ -107,7 +112,10 @@ impl Daemon {
         let mut cursor = Cursor {
             key: None,
             address: 0,
+            budget: HintBudget::new(),
+            budget_start: hints::starts(),
         };
+        hints::budget_changed(&cursor.budget);
         while !kthread::should_stop() && !self.wake.lock().stop {
             self.do_scan(&mut cc, &mut cursor);
             self.wait_work();
@@ -172,15 +180,20 @@ impl Daemon {
         kthread::try_to_freeze();
     }
 
-    /// One wake-up's work: serve collapse hints with up to half of `pages_to_scan`, then
-    /// scan up to the rest over the registered mms (C: `khugepaged_do_scan()`).
+    /// One wake-up's work: serve collapse hints with up to their share of `pages_to_scan`,
+    /// then scan up to the rest over the registered mms (C: `khugepaged_do_scan()`).
     fn do_scan(&self, cc: &mut CollapseControl, cursor: &mut Cursor) {
         let progress_max = settings::get(Knob::PagesToScan);
         let mut pass_through_head = 0u32;
         let mut may_wait = true;
         kernel::mm::collapse::lru_add_drain_all();
         cc.progress = 0;
-        let hint_budget = progress_max / 2;
+        if cursor.budget_start != hints::starts() {
+            cursor.budget_start = hints::starts();
+            cursor.budget = HintBudget::new();
+            hints::budget_changed(&cursor.budget);
+        }
+        let hint_budget = cursor.budget.limit(progress_max);
         while cc.progress < hint_budget {
             kthread::cond_resched();
             if kthread::should_stop() {
@@ -189,7 +202,7 @@ impl Daemon {
             let Some(hint) = hints::next() else {
                 break;
             };
-            if self.serve_hint(cc, &hint) == ScanResult::AllocHugePageFail {
+            if self.serve_hint(cc, &hint, &mut cursor.budget) == ScanResult::AllocHugePageFail {
                 if !may_wait {
                     return;
                 }
@@ -228,7 +241,15 @@ impl Daemon {
     /// Scans the PMD range of one collapse hint, with every check the walk makes: the mm
     /// must still be registered and have users, the range must lie in a VMA khugepaged may
     /// collapse, and the scan and collapse re-check everything under their locks.
-    fn serve_hint(&self, cc: &mut CollapseControl, hint: &Hint) -> ScanResult {
+    ///
+    /// A hint whose range was scanned counts for `budget`, collapsed or not; one that could
+    /// not be (mm gone, lock contended) or whose huge page could not be allocated does not.
+    fn serve_hint(
+        &self,
+        cc: &mut CollapseControl,
+        hint: &Hint,
+        budget: &mut HintBudget,
+    ) -> ScanResult {
         let mm = self.slots.lock().get(&hint.mm).cloned();
         let progress_prev = cc.progress;
         let mut result = ScanResult::Fail;
@@ -257,7 +278,12 @@ impl Daemon {
         if cc.progress == progress_prev {
             cc.progress = cc.progress.saturating_add(1);
         }
-        hints::served(hint, result as i32, result == ScanResult::Succeed, stale);
+        let collapsed = result == ScanResult::Succeed;
+        if !stale && result != ScanResult::AllocHugePageFail && result != ScanResult::Fail {
+            budget.record(collapsed);
+            hints::budget_changed(budget);
+        }
+        hints::served(hint, result as i32, collapsed, stale);
         result
     }
 

@@ -5,10 +5,13 @@
 //!
 //! Hints come from `khugepaged_add_collapse_hint()` and from MGLRU, which clears access
 //! bits while it ages memory: its page-table walk (`walk_mm()`) and its rmap look-around
-//! (`lru_gen_look_around()`) report how many of the PTEs they looked at were young, and a
-//! hot enough range that is not yet at the largest size its VMA allows becomes a hint
-//! ([`add_young`]). Adding runs in reclaim, maybe under a page-table lock and with IRQs off:
-//! it takes one spinlock, never allocates, never sleeps and never takes the mmap lock.
+//! (`lru_gen_look_around()`) report how many of the PTEs they looked at were young, in
+//! which generation (`max_seq`), and a dense enough range that is not yet at the largest
+//! size its VMA allows is queued ([`add_young`]). Such a hint is held until the range was
+//! found young in several aging passes, which memory touched once never is
+//! ([`crate::policy::hint_heat`]). Adding runs in reclaim, maybe under a page-table lock
+//! and with IRQs off: it takes one spinlock, never allocates, never sleeps and never takes
+//! the mmap lock.
 //!
 //! The queue is the policy core's [`HintQueue`], in storage allocated when the capacity is
 //! set. It holds mms by address only, so a hint never keeps an mm alive: hints are taken
@@ -22,7 +25,9 @@
 use crate::{
     daemon,
     policy::{
-        hint_queue::{self, AddOutcome, Hint, HintQueue, HintSlot},
+        hint_budget::HintBudget,
+        hint_heat,
+        hint_queue::{AddOutcome, Hint, HintQueue, HintSlot},
         knobs::HINT_CAPACITY_DEFAULT,
     },
 };
@@ -37,7 +42,11 @@ use kernel::{
     },
     page::PAGE_SHIFT,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        SetOnce,
+    },
+    time::{Instant, Monotonic},
 };
 
 /// The queue with its storage.
@@ -87,12 +96,17 @@ impl Source {
 /// Whether hints are taken and served (`khugepaged/hints`).
 static ENABLED: Atomic<bool> = Atomic::new(false);
 
+/// Bumped each time hints are turned on: the thread then starts its budget over.
+static STARTS: Atomic<u32> = Atomic::new(0);
+
 /// The counters of `khugepaged/hint_stats`. The queue counts too, but it is replaced when
 /// the capacity changes; these last for the boot.
 struct Stats {
     added: [Atomic<u64>; 3],
     deduplicated: Atomic<u64>,
     raised: Atomic<u64>,
+    renewed: Atomic<u64>,
+    expired: Atomic<u64>,
     dropped: Atomic<u64>,
     removed: Atomic<u64>,
     served: Atomic<u64>,
@@ -100,19 +114,38 @@ struct Stats {
     stale: Atomic<u64>,
     collapsed_hint: [Atomic<u64>; 3],
     collapsed_scan: Atomic<u64>,
+    /// The hints' budget's success rate, in percent, as the thread last set it.
+    success_percent: Atomic<u32>,
 }
 
 static STATS: Stats = Stats {
     added: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
     deduplicated: Atomic::new(0),
     raised: Atomic::new(0),
+    renewed: Atomic::new(0),
+    expired: Atomic::new(0),
     dropped: Atomic::new(0),
     removed: Atomic::new(0),
     served: Atomic::new(0),
     stale: Atomic::new(0),
     collapsed_hint: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
     collapsed_scan: Atomic::new(0),
+    success_percent: Atomic::new(50),
 };
+
+/// The clock's zero: hints keep their times as 32-bit milliseconds since then.
+static ORIGIN: SetOnce<Instant<Monotonic>> = SetOnce::new();
+
+/// Milliseconds since [`init`], wrapping every 49 days (the queue compares them by
+/// difference). Safe from any context but NMI.
+fn now_ms() -> u32 {
+    let Some(origin) = ORIGIN.as_ref() else {
+        return 0;
+    };
+    let ms = (Instant::<Monotonic>::now() - *origin).as_nanos() / 1_000_000;
+    // CAST: Wrapping is intended.
+    ms as u32
+}
 
 fn inc(counter: &Atomic<u64>) {
     counter.fetch_add(1, Relaxed);
@@ -132,8 +165,9 @@ pub(crate) fn new_queue(capacity: u32) -> Result<Queue> {
     HintQueue::new(storage, pmd_shift).map_err(|_| EINVAL)
 }
 
-/// The boot-time queue, and the feeders turned on: called once the daemon exists.
+/// The boot-time queue: called once, before the daemon exists.
 pub(crate) fn init() -> Result<Queue> {
+    ORIGIN.populate(Instant::now());
     new_queue(HINT_CAPACITY_DEFAULT)
 }
 
@@ -147,12 +181,21 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Relaxed)
 }
 
+/// How many times hints were turned on: what came before says nothing of the new hints.
+pub(crate) fn starts() -> u32 {
+    STARTS.load(Relaxed)
+}
+
 /// `khugepaged/hints`: on or off. Turning them off drops every queued hint (counted as
-/// removed). May sleep (the feeders' static key).
+/// removed); turning them on starts the budget over ([`starts`]). May sleep (the feeders'
+/// static key).
 pub(crate) fn set_enabled(on: bool) {
     let was = ENABLED.xchg(on, Relaxed);
     if was == on {
         return;
+    }
+    if on {
+        STARTS.fetch_add(1, Relaxed);
     }
     mm_collapse::hints_key_set(on);
     if !on {
@@ -200,9 +243,11 @@ pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
         Some(q.add_tagged(key, addr, prio, source as u8))
     })
     .flatten();
-    let Some(outcome) = outcome else {
-        return false;
-    };
+    outcome.is_some_and(|o| count(o, source))
+}
+
+/// Counts what an add did; returns whether the hint is queued.
+fn count(outcome: AddOutcome, source: Source) -> bool {
     let added = || {
         if let Some(c) = STATS.added.get(source.index()) {
             inc(c);
@@ -219,6 +264,9 @@ pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
             inc(&STATS.deduplicated);
             inc(&STATS.raised);
         }
+        AddOutcome::Renewed => {
+            inc(&STATS.deduplicated);
+        }
         AddOutcome::Dropped => {
             inc(&STATS.dropped);
             return false;
@@ -227,22 +275,24 @@ pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
     true
 }
 
-/// A hint from an access-bit scan of `vma`: `young` of `scanned` PTEs around `addr` were
-/// young, the smallest of their folios of order `min_order`. Queued if the range is hot
-/// enough ([`hint_queue::young_priority`]), anonymous, and not all at the largest order
-/// khugepaged could collapse it to already.
+/// A sighting by an access-bit scan of `vma` in aging pass `seq` (the MGLRU generation):
+/// `young` of `scanned` PTEs around `addr` were young, the smallest of their folios of
+/// order `min_order`. Queued if the range is dense enough ([`hint_heat::young_share`]),
+/// anonymous, and not all at the largest order khugepaged could collapse it to already;
+/// served once seen in enough passes.
 pub(crate) fn add_young(
     vma: &VmaRef,
     addr: usize,
     young: u32,
     scanned: u32,
     min_order: u32,
+    seq: usize,
     source: Source,
 ) -> bool {
     if !enabled() || !vma.is_anonymous() {
         return false;
     }
-    let Some(prio) = hint_queue::young_priority(young, scanned) else {
+    let Some(share) = hint_heat::young_share(young, scanned) else {
         return false;
     };
     let orders = daemon::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged);
@@ -255,7 +305,32 @@ pub(crate) fn add_young(
     if min_order >= top {
         return false;
     }
-    add(vma.mm(), addr, prio, source)
+    let mm = vma.mm();
+    if !mm.test_flag(MmFlag::VmHugepage) {
+        return false;
+    }
+    // CAST: As in `add()`; the pass is compared for equality only, truncated.
+    let (key, epoch) = (mm.as_raw() as usize, seq as u32);
+    let now = now_ms();
+    let outcome = daemon::with_queue(|q| {
+        // Under the lock, as in `add()`.
+        if !mm.test_flag(MmFlag::VmHugepage) {
+            return None;
+        }
+        let expired = q.counters().expired;
+        let outcome = q.add_young(key, addr, share, epoch, now, source as u8);
+        let expired = q.counters().expired.wrapping_sub(expired);
+        Some((outcome, expired))
+    })
+    .flatten();
+    let Some((outcome, expired)) = outcome else {
+        return false;
+    };
+    if matches!(outcome, AddOutcome::Raised | AddOutcome::Renewed) {
+        inc(&STATS.renewed);
+    }
+    STATS.expired.fetch_add(expired, Relaxed);
+    count(outcome, source)
 }
 
 /// Drops the hints of an exiting `mm`, whose registration flag is already clear.
@@ -267,14 +342,28 @@ pub(crate) fn remove_mm(mm: &Mm) {
     }
 }
 
-/// Takes the next hint to serve.
+/// Takes the next hint to serve; those gone cold on the way are dropped.
 pub(crate) fn next() -> Option<Hint> {
     if !enabled() {
         return None;
     }
-    let hint = daemon::with_queue(|q| q.next()).flatten()?;
+    let now = now_ms();
+    let (hint, expired) = daemon::with_queue(|q| {
+        let expired = q.counters().expired;
+        let hint = q.serve(now);
+        (hint, q.counters().expired.wrapping_sub(expired))
+    })?;
+    STATS.expired.fetch_add(expired, Relaxed);
+    let hint = hint?;
     inc(&STATS.served);
     Some(hint)
+}
+
+/// Publishes the thread's hint budget for `hint_stats`.
+pub(crate) fn budget_changed(budget: &HintBudget) {
+    STATS
+        .success_percent
+        .store(budget.success_percent(), Relaxed);
 }
 
 /// Whether `hint` comes from an access-bit scan (MGLRU), which consumed the access bits
@@ -312,6 +401,8 @@ pub(crate) fn write_stats(w: &mut impl Write) -> core::fmt::Result {
     }
     writeln!(w, "hints_deduplicated {}", get(&STATS.deduplicated))?;
     writeln!(w, "hints_raised {}", get(&STATS.raised))?;
+    writeln!(w, "hints_renewed {}", get(&STATS.renewed))?;
+    writeln!(w, "hints_expired {}", get(&STATS.expired))?;
     writeln!(w, "hints_dropped {}", get(&STATS.dropped))?;
     writeln!(w, "hints_removed {}", get(&STATS.removed))?;
     writeln!(w, "hints_served {}", get(&STATS.served))?;
@@ -321,6 +412,14 @@ pub(crate) fn write_stats(w: &mut impl Write) -> core::fmt::Result {
         writeln!(w, "collapsed_hint_{} {c}", s.name())?;
     }
     writeln!(w, "collapsed_scan {}", get(&STATS.collapsed_scan))?;
-    let queued = daemon::with_queue(|q| q.len()).unwrap_or(0);
-    writeln!(w, "hints_queued {queued}")
+    let (queued, held, interval) =
+        daemon::with_queue(|q| (q.len(), q.held(), q.pass_interval())).unwrap_or((0, 0, None));
+    writeln!(w, "hints_queued {queued}")?;
+    writeln!(w, "hints_held {held}")?;
+    writeln!(w, "hint_pass_interval_ms {}", interval.unwrap_or(0))?;
+    writeln!(
+        w,
+        "hint_success_percent {}",
+        STATS.success_percent.load(Relaxed)
+    )
 }

@@ -153,9 +153,9 @@ pub unsafe extern "C" fn khugepaged_add_collapse_hint(
     hints::add(mm, address, prio, hints::Source::Other)
 }
 
-/// The MGLRU feeder behind `khugepaged_add_young_hint()`: an access-bit scan of `vma` found
-/// `young` of `scanned` PTEs around `address` young, the smallest of their folios of order
-/// `min_order`.
+/// The MGLRU feeder behind `khugepaged_add_young_hint()`: an access-bit scan of `vma` in
+/// generation `seq` found `young` of `scanned` PTEs around `address` young, the smallest of
+/// their folios of order `min_order`.
 ///
 /// # Safety
 ///
@@ -168,6 +168,7 @@ pub unsafe extern "C" fn __khugepaged_add_young_hint(
     young: c_uint,
     scanned: c_uint,
     min_order: c_uint,
+    seq: c_ulong,
     source: c_uint,
 ) -> bool {
     // SAFETY: The VMA stays valid for the call (see above). `VmaRef` asks for the mmap or
@@ -175,7 +176,7 @@ pub unsafe extern "C" fn __khugepaged_add_young_hint(
     // the hint stale, and a hint is re-checked under the mmap lock when served.
     let vma = unsafe { VmaRef::from_raw(vma) };
     let source = hints::Source::from_raw(source);
-    hints::add_young(vma, address, young, scanned, min_order, source)
+    hints::add_young(vma, address, young, scanned, min_order, seq, source)
 }
 
 /// Recomputes `min_free_kbytes` after memory changed, if khugepaged runs.

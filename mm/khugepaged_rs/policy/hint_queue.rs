@@ -3,72 +3,67 @@
 //! The collapse hint queue: PMD ranges worth scanning soon, by priority, fair across
 //! processes. 7.3 has no counterpart; its khugepaged only walks every mm in turn.
 //!
-//! A hint is `(mm, address, priority)`. The mm is an opaque key (the kernel passes the
+//! A hint is `(mm, address, level)`. The mm is an opaque key (the kernel passes the
 //! `mm_struct` address; the queue never dereferences it) and the address is aligned down
-//! to its PMD. Priority levels run from 0, the highest, to [`HINT_LEVELS`] - 1.
+//! to its PMD. Served levels run from 0, the highest, to [`HINT_LEVELS`] - 1; below them
+//! are the held levels of young hints not seen in enough aging passes yet
+//! ([`super::hint_heat`]), which are kept but never served.
 //!
-//! - [`HintQueue::add`] keeps one hint per `(mm, PMD)`: a second one is counted as
-//!   deduplicated and raises the first one's priority if it is higher.
-//! - [`Iterator::next`] serves the highest non-empty level. Within a level, the mms with
-//!   hints take turns (round robin, in the order they got their first hint there), and
-//!   each mm's hints come oldest first: one busy mm cannot starve the others.
+//! - [`HintQueue::add`] queues a hint asked for at a priority, served from there.
+//! - [`HintQueue::add_young`] queues a sighting of a young range by an access-bit scan.
+//!   Its level follows the number of aging passes the range was seen young in
+//!   ([`super::hint_heat::young_level`]): held at first, served from
+//!   [`super::hint_heat::MIN_PASSES`] passes on, higher with more.
+//! - Either keeps one hint per `(mm, PMD)`: a second one is counted as deduplicated. An
+//!   asked-for priority above the queued level raises the hint; a sighting in a new pass
+//!   renews it (one more pass, or a count started over if it had gone cold), and it goes
+//!   last at its new level.
+//! - [`HintQueue::serve`] serves the highest non-empty served level. Within a level, the
+//!   mms with hints take turns (round robin, in the order they got their first hint
+//!   there), and each mm's hints come oldest first: one busy mm cannot starve the others.
+//!   A young hint that has gone cold is dropped instead (expired).
 //! - [`HintQueue::remove_mm`] drops every hint of an exiting mm.
-//! - The capacity is fixed. When the queue is full, a new hint drops the lowest-priority
-//!   oldest hint, which is the new hint itself when its priority is lower than every
-//!   queued one.
+//! - The capacity is fixed. When the queue is full, a new hint drops the lowest-level
+//!   oldest hint, which is the new hint itself when its level is lower than every queued
+//!   one. A new young sighting never drops a hint last seen in the same pass: during one
+//!   aging, what came first stays, so that a later pass can confirm it.
 //!
 //! All memory comes from the caller at construction: one [`HintSlot`] per hint, each also
 //! holding one `(mm, level)` record and two hash buckets, so nothing allocates afterwards
-//! and `add()` can run from reclaim under a spinlock. Everything is index-linked lists in
-//! that storage. `add()`, `next()` and `remove_mm()` are O(1) (`remove_mm()` is O(levels))
+//! and adding can run from reclaim under a spinlock. Everything is index-linked lists in
+//! that storage. Adding, serving and `remove_mm()` are O(1) (`remove_mm()` is O(levels))
 //! apart from the hash chain walks, which are O(1) expected at a load factor of at most 2.
 //!
 //! `remove_mm()` does not touch the mm's hints one by one: it bumps the generation of the
 //! mm's records, which turns their hints into zombies at once, and queues them for reuse.
-//! Lookups skip zombies, and [`HintQueue::add`] reclaims one per call, so a full queue
-//! never drops a live hint while a zombie holds a slot.
+//! Lookups skip zombies, and each add reclaims one, so a full queue never drops a live
+//! hint while a zombie holds a slot.
 
+use super::{
+    hint_heat::{self, PassInterval, ALL_LEVELS},
+    slot_list::{append, idx, pop_front, push_back, unlink, Link, List, EMPTY, NIL, UNLINKED},
+};
 use core::ops::DerefMut;
 
-/// Priority levels; 0 is the highest.
+/// Served priority levels; 0 is the highest.
 pub const HINT_LEVELS: usize = 4;
+
+/// `HintSlot::asked` of a hint only seen young, never asked for.
+const NOT_ASKED: u8 = u8::MAX;
+
+/// At most this many cold hints are dropped by one [`HintQueue::serve`] call, to bound
+/// the time under the queue's lock.
+pub const MAX_EXPIRED_PER_SERVE: usize = 32;
 
 /// The largest capacity: more hints than any PMD-sized work list needs.
 pub const MAX_HINT_CAPACITY: usize = 1 << 24;
-
-/// "No slot" in the index links.
-const NIL: u32 = u32::MAX;
-
-/// Links of a doubly linked list through the slots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Link {
-    prev: u32,
-    next: u32,
-}
-
-const UNLINKED: Link = Link {
-    prev: NIL,
-    next: NIL,
-};
-
-/// The ends of a doubly linked list through the slots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct List {
-    head: u32,
-    tail: u32,
-}
-
-const EMPTY: List = List {
-    head: NIL,
-    tail: NIL,
-};
 
 /// One unit of the queue's storage, to be allocated by the caller (e.g. a `KVec` filled
 /// with [`HintSlot::EMPTY`]).
 ///
 /// Slot `i` is at once hint `i`, `(mm, level)` record `i` and hash buckets `i`; the queue
 /// uses as many of each as there are slots, so records and buckets can never run out.
-/// 120 bytes on 64-bit: 1024 hints take 120 KiB.
+/// 128 bytes on 64-bit: 1024 hints take 128 KiB.
 #[derive(Clone, Copy, Debug)]
 pub struct HintSlot {
     // As a hint.
@@ -80,6 +75,14 @@ pub struct HintSlot {
     level: u8,
     /// The caller's tag (where the hint came from).
     tag: u8,
+    /// The level asked for by [`HintQueue::add`], or [`NOT_ASKED`].
+    asked: u8,
+    /// Aging passes the range was seen young in; 0 if never.
+    passes: u8,
+    /// The pass (MGLRU generation, truncated) of the last sighting.
+    epoch: u32,
+    /// When it was last seen young, in the caller's clock.
+    seen: u32,
     /// The chain of the hint's bucket.
     hash: Link,
     /// Its record's list; also the free list and the zombie list.
@@ -111,6 +114,10 @@ impl HintSlot {
         rec: NIL,
         level: 0,
         tag: 0,
+        asked: NOT_ASKED,
+        passes: 0,
+        epoch: 0,
+        seen: 0,
         hash: UNLINKED,
         fifo: UNLINKED,
         age: UNLINKED,
@@ -141,31 +148,10 @@ pub struct Hint {
     pub addr: usize,
     /// The level it was served from.
     pub prio: u8,
-    /// The tag it was added with, or the one of the hint that last raised it.
+    /// The tag of the add that last raised or renewed it.
     pub tag: u8,
-}
-
-/// Priority levels by the share of young PTEs, highest first: a hint at level `i` needs at
-/// least `YOUNG_SHARE[i]` eighths of the PTEs looked at to be young.
-const YOUNG_SHARE: [u32; HINT_LEVELS] = [7, 4, 2, 1];
-
-/// Fewest young PTEs worth a hint: the smallest mTHP (order 2).
-pub const MIN_YOUNG: u32 = 4;
-
-/// The priority of a hint from an access-bit scan that found `young` of `scanned` PTEs
-/// young: level 0 from 7/8 young, 1 from 1/2, 2 from 1/4, 3 from 1/8; `None` below 1/8 or
-/// below [`MIN_YOUNG`] young PTEs.
-pub fn young_priority(young: u32, scanned: u32) -> Option<u8> {
-    // A look-around counts the young PTE it started from on top of its window.
-    let young = young.min(scanned);
-    if young < MIN_YOUNG {
-        return None;
-    }
-    let eighths = u64::from(young).saturating_mul(8);
-    let level = YOUNG_SHARE
-        .iter()
-        .position(|&share| eighths >= u64::from(share).saturating_mul(u64::from(scanned)))?;
-    u8::try_from(level).ok()
+    /// Aging passes its range was seen young in; 0 for a hint only asked for.
+    pub passes: u8,
 }
 
 /// What [`HintQueue::add`] did.
@@ -175,10 +161,14 @@ pub enum AddOutcome {
     Added,
     /// Queued; the queue was full, so the lowest-priority oldest hint was dropped.
     Evicted,
-    /// The `(mm, PMD)` was queued already, at this priority or a higher one.
+    /// The `(mm, PMD)` was queued already, at this priority or a higher one, or seen young
+    /// in this pass already.
     Duplicate,
-    /// The `(mm, PMD)` was queued already at a lower priority, now raised to this one.
+    /// The `(mm, PMD)` was queued already at a lower level, now raised.
     Raised,
+    /// The `(mm, PMD)` was queued already and is now seen young in a new pass, which did
+    /// not raise it (it is still held, at the top, or counting again after going cold).
+    Renewed,
     /// The queue was full of hints of higher priority: this one was dropped.
     Dropped,
 }
@@ -188,14 +178,19 @@ pub enum AddOutcome {
 pub struct HintCounters {
     /// Hints queued ([`AddOutcome::Added`] and [`AddOutcome::Evicted`]).
     pub added: u64,
-    /// Hints for an `(mm, PMD)` already queued ([`AddOutcome::Duplicate`] and
-    /// [`AddOutcome::Raised`]).
+    /// Hints for an `(mm, PMD)` already queued ([`AddOutcome::Duplicate`],
+    /// [`AddOutcome::Raised`] and [`AddOutcome::Renewed`]).
     pub deduplicated: u64,
-    /// Of those, the ones that raised the queued hint's priority.
+    /// Of those, the ones that raised the queued hint's level.
     pub raised: u64,
+    /// Of those, the young sightings in a new aging pass.
+    pub renewed: u64,
+    /// Young hints that had gone cold: counted again from one pass when seen again, or
+    /// dropped when their turn to be served came.
+    pub expired: u64,
     /// Hints lost to a full queue: evicted ones and refused new ones.
     pub dropped: u64,
-    /// Hints returned by `next()`.
+    /// Hints returned by [`HintQueue::serve`].
     pub served: u64,
     /// Hints dropped by [`HintQueue::remove_mm`].
     pub removed: u64,
@@ -227,9 +222,6 @@ const NO_HINTS: Level = Level {
     live: 0,
 };
 
-/// Selects one of a slot's link pairs.
-type LinkOf = fn(&mut HintSlot) -> &mut Link;
-
 fn hash_link(s: &mut HintSlot) -> &mut Link {
     &mut s.hash
 }
@@ -248,68 +240,6 @@ fn rec_hash_link(s: &mut HintSlot) -> &mut Link {
 
 fn ring_link(s: &mut HintSlot) -> &mut Link {
     &mut s.ring
-}
-
-/// Widens a slot index; lossless on the 64-bit targets.
-fn idx(i: u32) -> usize {
-    usize::try_from(i).unwrap_or(usize::MAX)
-}
-
-/// Appends `i` to `list`.
-fn push_back(slots: &mut [HintSlot], list: &mut List, i: u32, link: LinkOf) {
-    let tail = list.tail;
-    if let Some(s) = slots.get_mut(idx(i)) {
-        *link(s) = Link {
-            prev: tail,
-            next: NIL,
-        };
-    }
-    match slots.get_mut(idx(tail)) {
-        Some(t) => link(t).next = i,
-        None => list.head = i,
-    }
-    list.tail = i;
-}
-
-/// Takes `i` out of `list`, which holds it.
-fn unlink(slots: &mut [HintSlot], list: &mut List, i: u32, link: LinkOf) {
-    let Some(s) = slots.get_mut(idx(i)) else {
-        return;
-    };
-    let l = core::mem::replace(link(s), UNLINKED);
-    match slots.get_mut(idx(l.prev)) {
-        Some(p) => link(p).next = l.next,
-        None => list.head = l.next,
-    }
-    match slots.get_mut(idx(l.next)) {
-        Some(n) => link(n).prev = l.prev,
-        None => list.tail = l.prev,
-    }
-}
-
-/// Takes the head of `list`.
-fn pop_front(slots: &mut [HintSlot], list: &mut List, link: LinkOf) -> Option<u32> {
-    let head = list.head;
-    if head == NIL {
-        return None;
-    }
-    unlink(slots, list, head, link);
-    Some(head)
-}
-
-/// Moves all of `other` to the end of `list`.
-fn append(slots: &mut [HintSlot], list: &mut List, other: List, link: LinkOf) {
-    if other.head == NIL {
-        return;
-    }
-    match slots.get_mut(idx(list.tail)) {
-        Some(t) => link(t).next = other.head,
-        None => list.head = other.head,
-    }
-    if let Some(h) = slots.get_mut(idx(other.head)) {
-        link(h).prev = list.tail;
-    }
-    list.tail = other.tail;
 }
 
 /// Mixes a key into a hash whose high bits pick the bucket (Fibonacci hashing).
@@ -331,9 +261,12 @@ pub struct HintQueue<S> {
     free: List,
     free_recs: List,
     zombies: List,
-    levels: [Level; HINT_LEVELS],
+    /// The served levels, then the held ones.
+    levels: [Level; ALL_LEVELS],
     live: u32,
     counters: HintCounters,
+    /// When a young range has gone cold.
+    interval: PassInterval,
 }
 
 impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
@@ -359,20 +292,22 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
             free: EMPTY,
             free_recs: EMPTY,
             zombies: EMPTY,
-            levels: [NO_HINTS; HINT_LEVELS],
+            levels: [NO_HINTS; ALL_LEVELS],
             live: 0,
             counters: HintCounters::default(),
+            interval: PassInterval::new(),
         };
         queue.clear();
         Ok(queue)
     }
 
-    /// Drops every hint, uncounted, keeping the counters. O(capacity).
+    /// Drops every hint, uncounted, keeping the counters and the pass interval.
+    /// O(capacity).
     pub fn clear(&mut self) {
         self.free = EMPTY;
         self.free_recs = EMPTY;
         self.zombies = EMPTY;
-        self.levels = [NO_HINTS; HINT_LEVELS];
+        self.levels = [NO_HINTS; ALL_LEVELS];
         self.live = 0;
         let slots = &mut *self.slots;
         for i in 0..self.cap {
@@ -409,11 +344,24 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         self.counters
     }
 
-    /// Queued hints at `prio`.
-    pub fn len_at(&self, prio: u8) -> usize {
+    /// Queued hints at level `level` (served or held).
+    pub fn len_at(&self, level: u8) -> usize {
         self.levels
-            .get(usize::from(prio))
+            .get(usize::from(level))
             .map_or(0, |l| idx(l.live))
+    }
+
+    /// Queued hints that are held: seen young in too few passes to be served.
+    pub fn held(&self) -> usize {
+        self.levels
+            .get(HINT_LEVELS..)
+            .map_or(0, |held| held.iter().map(|l| idx(l.live)).sum())
+    }
+
+    /// The usual interval between two passes that find a range young, in the caller's
+    /// clock ticks; `None` until a hint was seen young again.
+    pub fn pass_interval(&self) -> Option<u32> {
+        self.interval.get()
     }
 
     fn slot(&self, i: u32) -> Option<&HintSlot> {
@@ -629,12 +577,13 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         true
     }
 
-    /// Frees a slot for a new hint at `level` in a full queue by evicting the
-    /// lowest-priority oldest hint; `false` if the new hint has the lowest priority.
+    /// Frees a slot for a new hint at `level` in a full queue by evicting the lowest-level
+    /// oldest hint. Refuses (`false`) if the new hint is lower than every queued one, or if
+    /// it is a young sighting in pass `epoch` and that oldest hint was seen in the same one.
     ///
-    /// Called with no free slot after `add()` reclaimed a zombie, so there is none: every
+    /// Called with no free slot after the add reclaimed a zombie, so there is none: every
     /// age list holds live hints only.
-    fn evict_for(&mut self, level: u8) -> bool {
+    fn evict_for(&mut self, level: u8, epoch: Option<u32>) -> bool {
         let Some(lowest) = self.levels.iter().rposition(|l| l.live != 0) else {
             return false;
         };
@@ -644,50 +593,44 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         let Some(victim) = self.levels.get(lowest).map(|l| l.age.head) else {
             return false;
         };
+        if let (Some(e), Some(v)) = (epoch, self.slot(victim)) {
+            if v.passes != 0 && v.epoch == e {
+                return false;
+            }
+        }
         self.detach(victim);
         self.unhash(victim);
         push_back(&mut self.slots, &mut self.free, victim, fifo_link);
         true
     }
 
-    /// Queues a hint for the PMD holding `addr` in `mm`, at priority `prio` (0 highest;
-    /// values past the last level mean the last level).
-    pub fn add(&mut self, mm: usize, addr: usize, prio: u8) -> AddOutcome {
-        self.add_tagged(mm, addr, prio, 0)
+    /// Moves live hint `i` to the end of `level`. Returns `false`, having freed the slot,
+    /// if no record was free, which the capacity argument rules out (see `attach`).
+    fn relevel(&mut self, i: u32, level: u8) -> bool {
+        self.detach(i);
+        if self.attach(i, level) {
+            return true;
+        }
+        self.unhash(i);
+        push_back(&mut self.slots, &mut self.free, i, fifo_link);
+        self.counters.dropped = self.counters.dropped.saturating_add(1);
+        false
     }
 
-    /// [`HintQueue::add`] with a tag for the caller, served with the hint; a duplicate that
-    /// raises the priority replaces the tag.
-    pub fn add_tagged(&mut self, mm: usize, addr: usize, prio: u8, tag: u8) -> AddOutcome {
-        let addr = addr & self.pmd_mask;
-        let last = u8::try_from(HINT_LEVELS.saturating_sub(1)).unwrap_or(0);
-        let level = prio.min(last);
-        // Keep the hash chains short: one zombie back to the free list per call.
-        self.reclaim_zombie();
-        if let Some(i) = self.find_hint(mm, addr) {
-            self.counters.deduplicated = self.counters.deduplicated.saturating_add(1);
-            let queued = self.slot(i).map_or(level, |s| s.level);
-            if level >= queued {
-                return AddOutcome::Duplicate;
-            }
-            self.detach(i);
-            if let Some(s) = self.slot_mut(i) {
-                s.tag = tag;
-            }
-            if !self.attach(i, level) {
-                // Unreachable (see `attach`); drop rather than leak the slot.
-                self.unhash(i);
-                push_back(&mut self.slots, &mut self.free, i, fifo_link);
-                self.counters.dropped = self.counters.dropped.saturating_add(1);
-                return AddOutcome::Dropped;
-            }
-            self.counters.raised = self.counters.raised.saturating_add(1);
-            return AddOutcome::Raised;
-        }
+    /// Queues a new hint for `(mm, addr)` at `level`, with the fields of `new`; a young
+    /// sighting passes its `epoch` for [`HintQueue::evict_for`].
+    fn insert(
+        &mut self,
+        mm: usize,
+        addr: usize,
+        level: u8,
+        new: HintSlot,
+        epoch: Option<u32>,
+    ) -> AddOutcome {
         let mut outcome = AddOutcome::Added;
         if self.free.head == NIL {
             self.counters.dropped = self.counters.dropped.saturating_add(1);
-            if !self.evict_for(level) {
+            if !self.evict_for(level, epoch) {
                 return AddOutcome::Dropped;
             }
             outcome = AddOutcome::Evicted;
@@ -699,7 +642,11 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         if let Some(s) = self.slot_mut(i) {
             s.mm = mm;
             s.addr = addr;
-            s.tag = tag;
+            s.tag = new.tag;
+            s.asked = new.asked;
+            s.passes = new.passes;
+            s.epoch = new.epoch;
+            s.seen = new.seen;
         }
         if !self.attach(i, level) {
             push_back(&mut self.slots, &mut self.free, i, fifo_link);
@@ -718,10 +665,107 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         outcome
     }
 
-    /// Drops every hint of `mm`; returns how many. O([`HINT_LEVELS`]).
+    /// Queues a hint for the PMD holding `addr` in `mm`, asked for at priority `prio` (0
+    /// highest; values past the last served level mean the last one).
+    pub fn add(&mut self, mm: usize, addr: usize, prio: u8) -> AddOutcome {
+        self.add_tagged(mm, addr, prio, 0)
+    }
+
+    /// [`HintQueue::add`] with a tag for the caller, served with the hint; a duplicate that
+    /// raises the level replaces the tag.
+    pub fn add_tagged(&mut self, mm: usize, addr: usize, prio: u8, tag: u8) -> AddOutcome {
+        let addr = addr & self.pmd_mask;
+        let last = u8::try_from(HINT_LEVELS.saturating_sub(1)).unwrap_or(0);
+        let level = prio.min(last);
+        // Keep the hash chains short: one zombie back to the free list per call.
+        self.reclaim_zombie();
+        if let Some(i) = self.find_hint(mm, addr) {
+            self.counters.deduplicated = self.counters.deduplicated.saturating_add(1);
+            let Some(s) = self.slot_mut(i) else {
+                return AddOutcome::Duplicate;
+            };
+            s.asked = s.asked.min(level);
+            if level >= s.level {
+                return AddOutcome::Duplicate;
+            }
+            s.tag = tag;
+            if !self.relevel(i, level) {
+                return AddOutcome::Dropped;
+            }
+            self.counters.raised = self.counters.raised.saturating_add(1);
+            return AddOutcome::Raised;
+        }
+        let new = HintSlot {
+            tag,
+            asked: level,
+            ..HintSlot::EMPTY
+        };
+        self.insert(mm, addr, level, new, None)
+    }
+
+    /// Queues a sighting by an access-bit scan of the PMD holding `addr` in `mm`: young,
+    /// with density class `share` ([`hint_heat::young_share`]), in aging pass `epoch` (the
+    /// MGLRU generation), at time `now` of the caller's clock. Tagged as
+    /// [`HintQueue::add_tagged`].
+    pub fn add_young(
+        &mut self,
+        mm: usize,
+        addr: usize,
+        share: u8,
+        epoch: u32,
+        now: u32,
+        tag: u8,
+    ) -> AddOutcome {
+        let addr = addr & self.pmd_mask;
+        self.reclaim_zombie();
+        if let Some(i) = self.find_hint(mm, addr) {
+            self.counters.deduplicated = self.counters.deduplicated.saturating_add(1);
+            let Some(s) = self.slot(i).copied() else {
+                return AddOutcome::Duplicate;
+            };
+            if s.passes != 0 && s.epoch == epoch {
+                return AddOutcome::Duplicate;
+            }
+            let mut passes = s.passes.saturating_add(1).min(hint_heat::MAX_PASSES);
+            if s.passes != 0 {
+                let gap = now.wrapping_sub(s.seen);
+                if self.interval.expired(gap) {
+                    self.counters.expired = self.counters.expired.saturating_add(1);
+                    passes = 1;
+                }
+                self.interval.sample(gap);
+            }
+            let level = hint_heat::young_level(passes, share).min(s.asked);
+            if let Some(s) = self.slot_mut(i) {
+                s.passes = passes;
+                s.epoch = epoch;
+                s.seen = now;
+                s.tag = tag;
+            }
+            self.counters.renewed = self.counters.renewed.saturating_add(1);
+            if !self.relevel(i, level) {
+                return AddOutcome::Dropped;
+            }
+            if level < s.level {
+                self.counters.raised = self.counters.raised.saturating_add(1);
+                return AddOutcome::Raised;
+            }
+            return AddOutcome::Renewed;
+        }
+        let new = HintSlot {
+            tag,
+            passes: 1,
+            epoch,
+            seen: now,
+            ..HintSlot::EMPTY
+        };
+        self.insert(mm, addr, hint_heat::young_level(1, share), new, Some(epoch))
+    }
+
+    /// Drops every hint of `mm`; returns how many. O(levels).
     pub fn remove_mm(&mut self, mm: usize) -> usize {
         let mut removed = 0u32;
-        for level in 0..HINT_LEVELS {
+        for level in 0..ALL_LEVELS {
             let level = u8::try_from(level).unwrap_or(u8::MAX);
             let Some(r) = self.find_rec(mm, level) else {
                 continue;
@@ -741,24 +785,16 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         self.counters.removed = self.counters.removed.saturating_add(u64::from(removed));
         idx(removed)
     }
-}
 
-impl<S: DerefMut<Target = [HintSlot]>> Iterator for HintQueue<S> {
-    type Item = Hint;
-
-    /// Serves the next hint: the highest non-empty level, the mm whose turn it is there,
-    /// that mm's oldest hint at that level; the mm then goes last in the level's ring.
-    fn next(&mut self) -> Option<Hint> {
-        let level = self.levels.iter().position(|l| l.ring.head != NIL)?;
-        let r = self.levels.get(level)?.ring.head;
+    /// Takes the next hint in serving order: the highest non-empty served level, the mm
+    /// whose turn it is there, that mm's oldest hint at that level; the mm then goes last
+    /// in the level's ring.
+    fn take_next(&mut self) -> Option<HintSlot> {
+        let served = self.levels.get(..HINT_LEVELS)?;
+        let level = served.iter().position(|l| l.ring.head != NIL)?;
+        let r = served.get(level)?.ring.head;
         let i = self.slot(r)?.hints.head;
-        let s = self.slot(i)?;
-        let hint = Hint {
-            mm: s.mm,
-            addr: s.addr,
-            prio: s.level,
-            tag: s.tag,
-        };
+        let s = *self.slot(i)?;
         let more = self.slot(r).is_some_and(|s| s.count > 1);
         self.detach(i);
         self.unhash(i);
@@ -769,7 +805,33 @@ impl<S: DerefMut<Target = [HintSlot]>> Iterator for HintQueue<S> {
                 push_back(&mut self.slots, &mut l.ring, r, ring_link);
             }
         }
-        self.counters.served = self.counters.served.saturating_add(1);
-        Some(hint)
+        Some(s)
+    }
+
+    /// Serves the next hint at time `now` of the caller's clock, in the order of
+    /// `take_next`. Young hints that have gone cold are dropped on the way, at most
+    /// [`MAX_EXPIRED_PER_SERVE`]: then `None`, as when no hint is left.
+    pub fn serve(&mut self, now: u32) -> Option<Hint> {
+        let mut dropped = 0;
+        loop {
+            let s = self.take_next()?;
+            let young = s.asked == NOT_ASKED && s.passes != 0;
+            if young && self.interval.expired(now.wrapping_sub(s.seen)) {
+                self.counters.expired = self.counters.expired.saturating_add(1);
+                dropped += 1;
+                if dropped >= MAX_EXPIRED_PER_SERVE {
+                    return None;
+                }
+                continue;
+            }
+            self.counters.served = self.counters.served.saturating_add(1);
+            return Some(Hint {
+                mm: s.mm,
+                addr: s.addr,
+                prio: s.level,
+                tag: s.tag,
+                passes: s.passes,
+            });
+        }
     }
 }

@@ -11,6 +11,8 @@
 //! models and benchmarked. Nothing here may panic or allocate: every arithmetic step is
 //! checked or saturating, and storage comes from the caller.
 
+pub mod hint_budget;
+pub mod hint_heat;
 pub mod hint_queue;
 pub mod knobs;
 pub mod madvise;
@@ -18,3 +20,4 @@ pub mod min_free;
 pub mod order;
 pub mod scan;
 pub mod scan_result;
+mod slot_list;

@@ -5,14 +5,22 @@
  * khugepaged sleeps for minutes here (scan_sleep_millisecs), so it runs only
  * when a knob write wakes it: one wake-up per kick.  Aging is triggered by
  * hand through /sys/kernel/debug/lru_gen; its page-table walk (walk_mm())
- * clears the access bits and hints the PMD ranges it found hot.
+ * clears the access bits and hints the PMD ranges it found young.  A hint is
+ * served only once its range was found young in MIN_PASSES agings: memory
+ * touched once is held, memory touched again and again is collapsed first.
  *
- *   - a hot region behind a larger cold one is collapsed on the first
- *     wake-up after aging, while the walk has not reached it;
+ *   - a hot region behind a larger cold one, all of it touched once, then the
+ *     hot part again: the cold ranges stay held, the hot ones are collapsed on
+ *     the first wake-up after they are young a third time, while the walk
+ *     has not reached them;
  *   - with hints off, aging queues nothing and that wake-up leaves the hot
  *     region alone;
- *   - a range hinted twice is queued and collapsed once;
- *   - a queue full of equal hints drops the oldest, and counts it;
+ *   - a range young in three agings is queued once, renewed twice, and
+ *     collapsed once;
+ *   - a full queue keeps the ranges an aging found first and counts the
+ *     others as dropped; the kept ones are served;
+ *   - a range unseen for four pass intervals has gone cold: a held one starts
+ *     over, a served one is dropped, counted as expired;
  *   - an mm that exits with hints queued leaves none behind;
  *   - hints for a range unmapped or made ineligible since fail cleanly,
  *     and the memory is unchanged.
@@ -45,6 +53,9 @@
 #define SLEEP_MS "600000"
 
 #define TRACING "/sys/kernel/tracing"
+
+/* Agings a range must be young in before its hint is served (hint_heat.rs). */
+#define MIN_PASSES 3
 
 /*
  * Sizes, from the PMD size and the guest's memory.  A wake-up scans
@@ -102,6 +113,25 @@ static int nr_thp(char *p, int n)
 	return c;
 }
 
+/*
+ * Wakes khugepaged for one pass and waits up to 30 s for it to get to its
+ * walk (an mm_khugepaged_scan event): the hints it serves come before.
+ */
+static void kick_and_wait_pass(void)
+{
+	static char buf[65536];
+
+	clear_trace();
+	kick();
+	for (int i = 0; i < 300; i++) {
+		if (read_file(TRACING "/trace", buf, sizeof(buf)) >= 0 &&
+		    strstr(buf, "mm_khugepaged_scan:"))
+			break;
+		usleep(100000);
+	}
+	usleep(200000);
+}
+
 /* Waits up to 30 s for `want` PMD THPs in [p, p + n PMDs), then lets the pass end. */
 static int wait_thp(char *p, int n, int want)
 {
@@ -128,10 +158,13 @@ struct setup {
 /*
  * Maps n_cold + n_hot PMD ranges, hot ones last (the walk goes up in
  * address), faults them in with small pages, registers them with
- * MADV_HUGEPAGE and ages once with hints off: from then on only what is
- * touched again is young.  Hints are left as `hints_after`.
+ * MADV_HUGEPAGE and ages once with hints as `hints_first` (with "1", every
+ * range gets a held hint, young once from its fault): from then on only what
+ * is touched again is young.  Hints are left as `hints_after`, which starts
+ * their budget over.
  */
-static int setup(struct setup *s, int n_cold, int n_hot, const char *hints_after)
+static int setup2(struct setup *s, int n_cold, int n_hot, const char *hints_first,
+		  const char *hints_after)
 {
 	s->n_cold = n_cold;
 	s->n_hot = n_hot;
@@ -145,10 +178,16 @@ static int setup(struct setup *s, int n_cold, int n_hot, const char *hints_after
 		return -1;
 	/* The registration may wake khugepaged: let that pass end. */
 	sleep(2);
+	write_file(KHUGEPAGED "/hints", hints_first);
 	if (age())
 		return -1;
 	write_file(KHUGEPAGED "/hints", hints_after);
 	return 0;
+}
+
+static int setup(struct setup *s, int n_cold, int n_hot, const char *hints_after)
+{
+	return setup2(s, n_cold, n_hot, "0", hints_after);
 }
 
 /* Writes the range so that its PTEs are young again (see drop_translations()). */
@@ -156,6 +195,19 @@ static void touch(char *p, size_t len, uint64_t seed)
 {
 	drop_translations(p, len);
 	fill(p, len, seed);
+}
+
+/* Touches the range and ages, `passes` times: young in that many more agings. */
+static int heat(char *p, size_t len, uint64_t seed, int passes)
+{
+	for (int i = 0; i < passes; i++) {
+		touch(p, len, seed);
+		if (age()) {
+			ksft_print_msg("aging: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void teardown(struct setup *s)
@@ -166,26 +218,45 @@ static void teardown(struct setup *s)
 
 static bool test_hot_behind_cold(void)
 {
-	long added, collapsed;
+	long added, collapsed, served, held;
 	struct setup s;
 	bool ok = true;
 	int got;
 
-	if (setup(&s, 4 * scan_pmds, hot_pmds, "1")) {
+	added = hint_stat("hints_added_walk");
+	/* Every range is young once, from its fault: all held. */
+	if (setup2(&s, 4 * scan_pmds, hot_pmds, "1", "1")) {
 		ksft_print_msg("set-up (aging: %s)\n", strerror(errno));
 		return false;
 	}
-	added = hint_stat("hints_added_walk");
+	if (hint_stat("hints_added_walk") < added + s.n_cold + s.n_hot) {
+		ksft_print_msg("aging hinted %ld ranges touched once, expected %d\n",
+			       hint_stat("hints_added_walk") - added, s.n_cold + s.n_hot);
+		ok = false;
+	}
+	held = hint_stat("hints_held");
 	collapsed = hint_stat("collapsed_hint_walk");
-	touch(s.hot, s.n_hot * pmd_size, 0x11);
-	if (age()) {
-		ksft_print_msg("aging: %s\n", strerror(errno));
+	served = hint_stat("hints_served");
+	/* Young in one more aging: still held, nothing served. */
+	if (heat(s.hot, s.n_hot * pmd_size, 0x11, MIN_PASSES - 2)) {
 		teardown(&s);
 		return false;
 	}
-	if (hint_stat("hints_added_walk") < added + s.n_hot) {
-		ksft_print_msg("aging hinted %ld ranges, expected %d\n",
-			       hint_stat("hints_added_walk") - added, s.n_hot);
+	kick_and_wait_pass();
+	if (hint_stat("hints_served") != served || nr_thp(s.r.p, s.n_cold + s.n_hot) != 0) {
+		ksft_print_msg("a range young in %d agings was served (%ld served, %d THPs)\n",
+			       MIN_PASSES - 1, hint_stat("hints_served") - served,
+			       nr_thp(s.r.p, s.n_cold + s.n_hot));
+		ok = false;
+	}
+	/* And in one more: served, while the ranges touched once stay held. */
+	if (heat(s.hot, s.n_hot * pmd_size, 0x12, 1)) {
+		teardown(&s);
+		return false;
+	}
+	if (hint_stat("hints_held") != held - s.n_hot) {
+		ksft_print_msg("%ld held after the hot ranges' third aging, expected %ld\n",
+			       hint_stat("hints_held"), held - s.n_hot);
 		ok = false;
 	}
 	kick();
@@ -199,12 +270,12 @@ static bool test_hot_behind_cold(void)
 			       hint_stat("collapsed_hint_walk") - collapsed, s.n_hot);
 		ok = false;
 	}
-	/* The walk has not got near the hot region: the cold range before it is small. */
-	if (kpf_pmd_thp(s.hot - pmd_size) != 0) {
-		ksft_print_msg("the cold range next to the hot region collapsed too\n");
+	/* The walk has not got near the hot region, and no cold hint was served. */
+	if (nr_thp(s.cold, s.n_cold) != 0) {
+		ksft_print_msg("%d cold ranges collapsed too\n", nr_thp(s.cold, s.n_cold));
 		ok = false;
 	}
-	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x11) &&
+	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x12) &&
 	     intact(s.cold, s.n_cold * pmd_size, (uintptr_t)s.r.p);
 	teardown(&s);
 	return ok;
@@ -222,14 +293,13 @@ static bool test_hints_off(void)
 	}
 	added = hint_stat("hints_added_walk");
 	served = hint_stat("hints_served");
-	touch(s.hot, s.n_hot * pmd_size, 0x22);
-	ok = !age();
+	ok = !heat(s.hot, s.n_hot * pmd_size, 0x22, MIN_PASSES);
 	if (hint_stat("hints_added_walk") != added || hint_stat("hints_queued") != 0) {
 		ksft_print_msg("hints were queued while off\n");
 		ok = false;
 	}
-	kick();
-	if (wait_thp(s.hot, s.n_hot, 1) != 0) {
+	kick_and_wait_pass();
+	if (nr_thp(s.hot, s.n_hot) != 0) {
 		ksft_print_msg("the hot region collapsed on the first wake-up with hints off\n");
 		ok = false;
 	}
@@ -242,9 +312,9 @@ static bool test_hints_off(void)
 	return ok;
 }
 
-static bool test_duplicates(void)
+static bool test_renewed(void)
 {
-	long dedup, collapsed, served;
+	long dedup, renewed, collapsed, served;
 	struct setup s;
 	bool ok = true;
 
@@ -253,16 +323,18 @@ static bool test_duplicates(void)
 		return false;
 	}
 	dedup = hint_stat("hints_deduplicated");
+	renewed = hint_stat("hints_renewed");
 	collapsed = hint_stat("collapsed_hint_walk");
 	served = hint_stat("hints_served");
-	touch(s.hot, s.n_hot * pmd_size, 0x33);
-	ok = !age();
-	touch(s.hot, s.n_hot * pmd_size, 0x34);
-	ok = ok && !age();
-	if (hint_stat("hints_deduplicated") < dedup + s.n_hot || hint_stat("hints_queued") != s.n_hot) {
-		ksft_print_msg("deduplicated moved by %ld, %ld queued; expected %d and %d\n",
+	ok = !heat(s.hot, s.n_hot * pmd_size, 0x33, MIN_PASSES);
+	if (hint_stat("hints_renewed") != renewed + (MIN_PASSES - 1) * s.n_hot ||
+	    hint_stat("hints_deduplicated") < dedup + (MIN_PASSES - 1) * s.n_hot ||
+	    hint_stat("hints_queued") != s.n_hot || hint_stat("hints_held") != 0) {
+		ksft_print_msg("renewed moved by %ld, deduplicated by %ld, %ld queued, %ld held; expected %d, %d, %d, 0\n",
+			       hint_stat("hints_renewed") - renewed,
 			       hint_stat("hints_deduplicated") - dedup, hint_stat("hints_queued"),
-			       s.n_hot, s.n_hot);
+			       hint_stat("hints_held"), (MIN_PASSES - 1) * s.n_hot,
+			       (MIN_PASSES - 1) * s.n_hot, s.n_hot);
 		ok = false;
 	}
 	kick();
@@ -274,7 +346,7 @@ static bool test_duplicates(void)
 			       hint_stat("collapsed_hint_walk") - collapsed, s.n_hot);
 		ok = false;
 	}
-	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x34);
+	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x33);
 	teardown(&s);
 	return ok;
 }
@@ -294,23 +366,24 @@ static bool test_overflow(void)
 	snprintf(buf, sizeof(buf), "%d", cap);
 	ok = !write_file(KHUGEPAGED "/hint_capacity", buf);
 	dropped = hint_stat("hints_dropped");
-	touch(s.hot, s.n_hot * pmd_size, 0x44);
-	ok = ok && !age();
-	/* Equal priorities: each hint past the capacity evicts the oldest. */
+	ok = ok && !heat(s.hot, s.n_hot * pmd_size, 0x44, 1);
+	/* One aging: what it found first stays, the rest of that aging is dropped. */
 	if (hint_stat("hints_dropped") != dropped + n_hot - cap || hint_stat("hints_queued") != cap) {
 		ksft_print_msg("dropped moved by %ld, %ld queued; expected %d and %d\n",
 			       hint_stat("hints_dropped") - dropped, hint_stat("hints_queued"),
 			       n_hot - cap, cap);
 		ok = false;
 	}
+	/* The kept ones are renewed and rise; the others find no room below them. */
+	ok = ok && !heat(s.hot, s.n_hot * pmd_size, 0x45, MIN_PASSES - 1);
 	kick();
-	/* The walk goes up in address: the newest hints are for the last ranges. */
-	ok = wait_thp(s.hot + (n_hot - cap) * pmd_size, cap, cap) == cap && ok;
-	if (nr_thp(s.hot, n_hot - cap) != 0) {
+	/* The walk goes up in address: the first ranges were kept. */
+	ok = wait_thp(s.hot, cap, cap) == cap && ok;
+	if (nr_thp(s.hot + cap * pmd_size, n_hot - cap) != 0) {
 		ksft_print_msg("a dropped hint's range collapsed\n");
 		ok = false;
 	}
-	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x44);
+	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x45);
 	write_file(KHUGEPAGED "/hint_capacity", "1024");
 	teardown(&s);
 	return ok;
@@ -375,9 +448,13 @@ static bool test_stale_hints(void)
 	served = hint_stat("hints_served");
 	stale = hint_stat("hints_stale");
 	collapsed = hint_stat("collapsed_hint_walk");
-	for (int i = 0; i < 3; i++)
-		touch(s.hot + i * pmd_size, pmd_size, 0x66);
-	ok = !age() && wait_queued(3) == 3;
+	/* Each range filled on its own, as intact() checks them one by one. */
+	for (int pass = 0; ok && pass < MIN_PASSES; pass++) {
+		for (int i = 0; i < 3; i++)
+			touch(s.hot + i * pmd_size, pmd_size, 0x66);
+		ok = !age();
+	}
+	ok = ok && wait_queued(3) == 3;
 	/* Unmap the first range, make the second one ineligible, keep the third. */
 	munmap(s.hot, pmd_size);
 	madvise(s.hot + pmd_size, pmd_size, MADV_NOHUGEPAGE);
@@ -398,6 +475,74 @@ static bool test_stale_hints(void)
 	s.r.total = 2 * pmd_size;
 	munmap(s.r.base, s.r.total);
 	write_file(KHUGEPAGED "/hints", "1");
+	return ok;
+}
+
+/* Sleeps past the time a range unseen has gone cold: 4 pass intervals, 1 s at least. */
+static void sleep_past_expiry(void)
+{
+	long ms = hint_stat("hint_pass_interval_ms") * 4;
+
+	usleep(((ms < 1000 ? 1000 : ms) + 500) * 1000);
+}
+
+static bool test_expiry(void)
+{
+	long expired, served, collapsed;
+	char *a, *b;
+	struct setup s;
+	bool ok = true;
+
+	if (setup(&s, 4 * scan_pmds, 2, "1")) {
+		ksft_print_msg("set-up: %s\n", strerror(errno));
+		return false;
+	}
+	a = s.hot;
+	b = s.hot + pmd_size;
+	/* A is held (two agings), B is due (three); then both go cold. */
+	if (heat(s.hot, 2 * pmd_size, 0x77, MIN_PASSES - 1) || heat(b, pmd_size, 0x78, 1)) {
+		teardown(&s);
+		return false;
+	}
+	expired = hint_stat("hints_expired");
+	served = hint_stat("hints_served");
+	collapsed = hint_stat("collapsed_hint_walk");
+	sleep_past_expiry();
+	/* B's turn comes, cold: dropped, not served; A is still held. */
+	kick_and_wait_pass();
+	if (hint_stat("hints_expired") != expired + 1 || hint_stat("hints_served") != served ||
+	    hint_stat("hints_held") != 1 || nr_thp(s.hot, 2) != 0) {
+		ksft_print_msg("the wake-up: %ld expired, %ld served, %ld held, %d THPs; expected 1, 0, 1, 0\n",
+			       hint_stat("hints_expired") - expired,
+			       hint_stat("hints_served") - served, hint_stat("hints_held"),
+			       nr_thp(s.hot, 2));
+		ok = false;
+	}
+	/* A is young again: its count starts over, so it stays held. */
+	if (heat(a, pmd_size, 0x79, 1)) {
+		teardown(&s);
+		return false;
+	}
+	if (hint_stat("hints_expired") != expired + 2 || hint_stat("hints_held") != 1) {
+		ksft_print_msg("A seen again after going cold: %ld expired, %ld held; expected 2 and 1\n",
+			       hint_stat("hints_expired") - expired, hint_stat("hints_held"));
+		ok = false;
+	}
+	/* Young in enough agings again, A is served. */
+	if (heat(a, pmd_size, 0x7a, MIN_PASSES - 1)) {
+		teardown(&s);
+		return false;
+	}
+	kick();
+	ok = wait_thp(a, 1, 1) == 1 && ok;
+	if (hint_stat("collapsed_hint_walk") != collapsed + 1 || nr_thp(b, 1) != 0) {
+		ksft_print_msg("collapsed_hint_walk moved by %ld, B %s; expected 1, B not\n",
+			       hint_stat("collapsed_hint_walk") - collapsed,
+			       nr_thp(b, 1) ? "collapsed" : "not collapsed");
+		ok = false;
+	}
+	ok = ok && intact(a, pmd_size, 0x7a) && intact(b, pmd_size, 0x78);
+	teardown(&s);
 	return ok;
 }
 
@@ -481,7 +626,7 @@ int main(void)
 		ksft_exit_skip("no collapse hints in this kernel\n");
 	if (access(LRU_GEN, F_OK))
 		ksft_exit_skip("no %s\n", LRU_GEN);
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	size_cases();
 	setup_thp();
 	set_mode(THP_DIR "/enabled", "madvise");
@@ -495,13 +640,14 @@ int main(void)
 	set_mode(KHUGEPAGED "/hint_capacity", "1024");
 	write_file(TRACING "/events/huge_memory/mm_khugepaged_collapse_hint/enable", "1");
 	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan_pmd/enable", "1");
+	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan/enable", "1");
 	clear_trace();
 
 	test_bad_input();
 	/* Aging hints only where it walks page tables: the cases below age by hand. */
 	if (!lru_gen_walks(buf, sizeof(buf))) {
 		static const char *const walked[] = {
-			"hot behind cold", "hints off", "duplicates", "overflow",
+			"hot behind cold", "hints off", "renewed", "overflow", "expiry",
 			"exit with hints queued", "stale hints",
 		};
 
@@ -528,13 +674,15 @@ int main(void)
 	ksft_print_msg("%zu MB PMDs: %d hot ranges, %d cold, %d PMDs a wake-up\n", pmd_size >> 20,
 		       hot_pmds, 4 * scan_pmds, scan_pmds);
 	snprintf(what, sizeof(what),
-		 "a hot region behind %d cold PMDs is collapsed on the first wake-up after aging",
+		 "memory touched once is held; a hot region behind %d cold PMDs is collapsed first, on the first wake-up after its third aging",
 		 4 * scan_pmds);
 	run_case(test_hot_behind_cold, what);
 	run_case(test_hints_off, "hints off: aging queues nothing, the wake-up is the plain walk");
-	run_case(test_duplicates, "a range hinted twice is queued once and collapsed once");
+	run_case(test_renewed, "a range young in three agings is queued once, renewed twice, collapsed once");
 	run_case(test_overflow,
-		 "a full queue drops the oldest hint and counts it; the newest are served");
+		 "a full queue keeps what an aging found first and counts the rest as dropped; the kept are served");
+	run_case(test_expiry,
+		 "a range unseen for four pass intervals has gone cold: held, it starts over; due, it is dropped");
 	run_case(test_exit_with_hints, "an mm that exits with hints queued leaves none behind");
 	run_case(test_stale_hints, "hints for an unmapped or ineligible range fail cleanly");
 

@@ -13,14 +13,20 @@
  *             khugepaged's CPU time.
  *   hotcold-aging  the same with MGLRU aging every 2 s (the page-table walk
  *             that feeds khugepaged-rs's collapse hints).
- *   hints     a small hot region behind a large cold address space: one
- *             process touches 1 GB once and leaves it, a second one,
- *             registered after it, keeps touching 16 MB; MGLRU aging every
- *             2 s; khugepaged wakes every second.  Reports the time until
- *             the hot region is fully collapsed, the PMD ranges khugepaged
- *             scanned by then (mm_khugepaged_scan_pmd events, round-robin and
- *             hinted alike), how much of the cold GB got collapsed, and
- *             khugepaged's CPU time.
+ *   hints     a small hot region behind a large cold address space, 1 GB
+ *             touched once and left, and 16 MB kept hot; MGLRU aging every
+ *             2 s; khugepaged wakes every second.  Three layouts, each
+ *             reported as hints_LAYOUT_*:
+ *               2p     two processes: the cold one registered first;
+ *               1mm    one process, the hot VMA above the cold one (the walk
+ *                      meets the cold GB first);
+ *               twice  as 1mm, but the cold GB is touched a second time 4 s
+ *                      after the first, then left.
+ *             Reports the time until the hot region is fully collapsed, the
+ *             PMD ranges khugepaged scanned by then (mm_khugepaged_scan_pmd
+ *             events, round-robin and hinted alike), how much of the cold GB
+ *             got collapsed by then, and khugepaged's CPU time over that
+ *             window.
  *   mthp      khugepaged's CPU time per GB scanned and per GB collapsed into
  *             64K folios (only 64K enabled, MB megabytes of small pages).
  *   collapse  khugepaged's CPU per PMD-sized collapse of 2 * MB megabytes of
@@ -315,35 +321,119 @@ static void bench_hotcold(pid_t kpid, bool aging)
 		;
 }
 
-static void bench_hints(pid_t kpid)
+/*
+ * A child with a cold and a hot region in one mm, the hot VMA above the cold
+ * one (a PROT_NONE PMD between them keeps them apart): faults both in with
+ * small pages, marks them MADV_HUGEPAGE, touches the cold region again
+ * `touch_again` seconds later if non-zero, and keeps touching the hot one.
+ */
+static pid_t spawn_one_mm(size_t cold_len, size_t hot_len, double touch_again, char **cold_out,
+			  char **hot_out)
 {
+	char *addrs[2];
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		double t0, next_flush = 0;
+		struct region r;
+		char *cold, *hot;
+		size_t i;
+
+		close(fds[0]);
+		if (map_region(&r, cold_len + pmd_size + hot_len))
+			_exit(1);
+		cold = r.p;
+		hot = r.p + cold_len + pmd_size;
+		if (mprotect(cold + cold_len, pmd_size, PROT_NONE))
+			_exit(1);
+		for (i = 0; i < cold_len; i += page_size)
+			cold[i] = 1;
+		for (i = 0; i < hot_len; i += page_size)
+			hot[i] = 1;
+		madvise(cold, cold_len, MADV_HUGEPAGE);
+		madvise(hot, hot_len, MADV_HUGEPAGE);
+		addrs[0] = cold;
+		addrs[1] = hot;
+		if (write(fds[1], addrs, sizeof(addrs)) != sizeof(addrs))
+			_exit(1);
+		t0 = now();
+		for (;;) {
+			if (touch_again && now() - t0 >= touch_again) {
+				drop_translations(cold, cold_len);
+				for (i = 0; i < cold_len; i += page_size)
+					cold[i]++;
+				touch_again = 0;
+			}
+			if (now() >= next_flush) {
+				drop_translations(hot, hot_len);
+				next_flush = now() + 1;
+			}
+			for (i = 0; i < hot_len; i += page_size)
+				hot[i]++;
+			usleep(1000);
+		}
+	}
+	close(fds[1]);
+	if (read(fds[0], addrs, sizeof(addrs)) != sizeof(addrs))
+		addrs[0] = addrs[1] = NULL;
+	*cold_out = addrs[0];
+	*hot_out = addrs[1];
+	close(fds[0]);
+	return pid;
+}
+
+enum hints_layout { TWO_PROCESSES, ONE_MM, TOUCHED_TWICE };
+
+static void bench_hints_layout(pid_t kpid, enum hints_layout layout)
+{
+	static const char *const names[] = { "2p", "1mm", "twice" };
 	size_t cold_len = (size_t)1 << 30, hot_len = (size_t)16 << 20;
 	double t0, t, cpu0, next_age;
-	char *ac, *ah;
-	pid_t cold, hot;
+	pid_t cold = 0, hot;
+	char *ac, *ah, name[64];
 
 	write_file(KHUGEPAGED "/scan_sleep_millisecs", "1000");
-	cold = spawn(cold_len, IDLE, &ac);
+	if (layout == TWO_PROCESSES)
+		cold = spawn(cold_len, IDLE, &ac);
 	trace_scan(true);
 	cpu0 = cpu_seconds(kpid);
 	t0 = now();
 	next_age = t0 + 2;
-	hot = spawn(hot_len, HOT, &ah);
+	if (layout == TWO_PROCESSES)
+		hot = spawn(hot_len, HOT, &ah);
+	else
+		hot = spawn_one_mm(cold_len, hot_len, layout == TOUCHED_TWICE ? 4 : 0, &ac, &ah);
+	if (!cold)
+		cold = hot;
 	do {
 		usleep(20000);
 		age_every(2, &next_age);
 		t = now() - t0;
 	} while (huge_kb_of(hot, ah) < (long)(hot_len >> 10) && t < 300);
-	report("hints_hot_collapsed_s", t, "s");
-	report("hints_scanned_pmds", scanned_pmds(), "PMDs");
-	report("hints_cold_collapsed_mb", huge_kb_of(cold, ac) / 1024.0, "MB");
-	report("hints_khugepaged_cpu_s", cpu_seconds(kpid) - cpu0, "s");
+#define REPORT(what, value, unit) \
+	(snprintf(name, sizeof(name), "hints_%s_%s", names[layout], what), report(name, value, unit))
+	REPORT("hot_collapsed_s", t, "s");
+	REPORT("scanned_pmds", scanned_pmds(), "PMDs");
+	REPORT("cold_collapsed_mb", huge_kb_of(cold, ac) / 1024.0, "MB");
+	REPORT("khugepaged_cpu_s", cpu_seconds(kpid) - cpu0, "s");
+#undef REPORT
 	trace_scan(false);
 	write_file(KHUGEPAGED "/scan_sleep_millisecs", "10");
 	kill(cold, SIGKILL);
 	kill(hot, SIGKILL);
 	while (wait(NULL) > 0)
 		;
+}
+
+static void bench_hints(pid_t kpid)
+{
+	bench_hints_layout(kpid, TWO_PROCESSES);
+	bench_hints_layout(kpid, ONE_MM);
+	bench_hints_layout(kpid, TOUCHED_TWICE);
 }
 
 /* The mTHP sizes below the PMD size, all set to `mode`. */

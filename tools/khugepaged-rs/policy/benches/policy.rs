@@ -271,10 +271,29 @@ fn bench_queue() {
         }),
     );
     row(
-        "next()",
+        "add_young (a new pass: renews)",
+        measure_split(
+            per,
+            || {
+                let mut q = q.borrow_mut();
+                q.clear();
+                for i in 0..CAP {
+                    q.add_young(mm(i), addr(i), 0, 1, 0, 1);
+                }
+            },
+            || {
+                let mut q = q.borrow_mut();
+                for i in 0..CAP {
+                    black_box(q.add_young(mm(i), addr(i), 0, 2, 100, 1));
+                }
+            },
+        ),
+    );
+    row(
+        "serve()",
         measure_split(per, fill, || {
             let mut q = q.borrow_mut();
-            for h in q.by_ref() {
+            while let Some(h) = q.serve(0) {
                 black_box(h);
             }
         }),
