@@ -138,10 +138,10 @@ pub fn parse_flag(input: &[u8]) -> Result<bool, ParseError> {
     }
 }
 
-/// `hint_capacity` at boot: 1024 hints, 120 KiB, enough for 2 GiB of hot PMDs on x86_64.
+/// `hint_capacity` at boot: 1024 hints, 128 KiB, enough for 2 GiB of hot PMDs on x86_64.
 pub const HINT_CAPACITY_DEFAULT: u32 = 1024;
 
-/// The largest `hint_capacity`: 65536 hints, 7.5 MiB.
+/// The largest `hint_capacity`: 65536 hints, 8 MiB.
 pub const HINT_CAPACITY_MAX: u32 = 1 << 16;
 
 /// Parses a write to `hints` (khugepaged-rs only): 0 or 1, every refusal `-EINVAL`.

@@ -15,8 +15,8 @@
 //! wake-up may overrun its budget by one PMD, as in 7.3. In order:
 //!
 //! 1. Hints: while the hint queue has any and the progress made on hints is below the
-//!    hint budget (half of `pages_to_scan` by default), serve one ([`Step::Hint`]). What
-//!    hints leave unused goes to the walk.
+//!    hint budget (their share of `pages_to_scan`, [`super::hint_budget`]), serve one
+//!    ([`Step::Hint`]). What hints leave unused goes to the walk.
 //! 2. The walk, as 7.3 does it: scan the cursor's slot from its address, or the list's first
 //!    slot from 0 ([`Step::Scan`]), until the budget is spent; move to the next slot when
 //!    an mm is done, and count a full scan after the last one. The walk starts from the

@@ -368,6 +368,7 @@ static int setup_cgroup(void)
 /* The hint_stats counters reported after the flood, and their values before it. */
 static const char *const counters[] = {
 	"hints_added_walk", "hints_added_look_around", "hints_deduplicated", "hints_raised",
+	"hints_renewed", "hints_expired",
 	"hints_dropped", "hints_removed", "hints_served", "hints_stale",
 	"collapsed_hint_walk", "collapsed_hint_look_around", "collapsed_scan",
 };

@@ -22,11 +22,12 @@
  *                      meets the cold GB first);
  *               twice  as 1mm, but the cold GB is touched a second time 4 s
  *                      after the first, then left.
- *             Reports the time until the hot region is fully collapsed, the
- *             PMD ranges khugepaged scanned by then (mm_khugepaged_scan_pmd
+ *             The window starts once the cold region is faulted in and
+ *             registered, as the hot one starts to fault in, and ends when
+ *             the hot region is fully collapsed.  Reports its length, the
+ *             PMD ranges khugepaged scanned in it (mm_khugepaged_scan_pmd
  *             events, round-robin and hinted alike), how much of the cold GB
- *             got collapsed by then, and khugepaged's CPU time over that
- *             window.
+ *             got collapsed by its end, and khugepaged's CPU time in it.
  *   mthp      khugepaged's CPU time per GB scanned and per GB collapsed into
  *             64K folios (only 64K enabled, MB megabytes of small pages).
  *   collapse  khugepaged's CPU per PMD-sized collapse of 2 * MB megabytes of
@@ -323,12 +324,14 @@ static void bench_hotcold(pid_t kpid, bool aging)
 
 /*
  * A child with a cold and a hot region in one mm, the hot VMA above the cold
- * one (a PROT_NONE PMD between them keeps them apart): faults both in with
- * small pages, marks them MADV_HUGEPAGE, touches the cold region again
- * `touch_again` seconds later if non-zero, and keeps touching the hot one.
+ * one (a PROT_NONE PMD between them keeps them apart): faults the cold one in
+ * with small pages and marks it MADV_HUGEPAGE, then (the window opens: the
+ * trace is cleared, *t0 and khugepaged's *cpu0 taken) does the same with the
+ * hot one, touches the cold region again `touch_again` seconds later if
+ * non-zero, and keeps touching the hot one.
  */
-static pid_t spawn_one_mm(size_t cold_len, size_t hot_len, double touch_again, char **cold_out,
-			  char **hot_out)
+static pid_t spawn_one_mm(size_t cold_len, size_t hot_len, double touch_again, pid_t kpid,
+			  double *t0_out, double *cpu0_out, char **cold_out, char **hot_out)
 {
 	char *addrs[2];
 	int fds[2];
@@ -352,9 +355,11 @@ static pid_t spawn_one_mm(size_t cold_len, size_t hot_len, double touch_again, c
 			_exit(1);
 		for (i = 0; i < cold_len; i += page_size)
 			cold[i] = 1;
+		madvise(cold, cold_len, MADV_HUGEPAGE);
+		if (write(fds[1], "", 1) != 1)
+			_exit(1);
 		for (i = 0; i < hot_len; i += page_size)
 			hot[i] = 1;
-		madvise(cold, cold_len, MADV_HUGEPAGE);
 		madvise(hot, hot_len, MADV_HUGEPAGE);
 		addrs[0] = cold;
 		addrs[1] = hot;
@@ -378,6 +383,11 @@ static pid_t spawn_one_mm(size_t cold_len, size_t hot_len, double touch_again, c
 		}
 	}
 	close(fds[1]);
+	if (read(fds[0], addrs, 1) != 1)
+		printf("# hints: the child did not start\n");
+	clear_trace();
+	*cpu0_out = cpu_seconds(kpid);
+	*t0_out = now();
 	if (read(fds[0], addrs, sizeof(addrs)) != sizeof(addrs))
 		addrs[0] = addrs[1] = NULL;
 	*cold_out = addrs[0];
@@ -392,23 +402,25 @@ static void bench_hints_layout(pid_t kpid, enum hints_layout layout)
 {
 	static const char *const names[] = { "2p", "1mm", "twice" };
 	size_t cold_len = (size_t)1 << 30, hot_len = (size_t)16 << 20;
-	double t0, t, cpu0, next_age;
+	double t0 = now(), t, cpu0 = cpu_seconds(kpid), next_age;
 	pid_t cold = 0, hot;
 	char *ac, *ah, name[64];
 
 	write_file(KHUGEPAGED "/scan_sleep_millisecs", "1000");
-	if (layout == TWO_PROCESSES)
-		cold = spawn(cold_len, IDLE, &ac);
 	trace_scan(true);
-	cpu0 = cpu_seconds(kpid);
-	t0 = now();
-	next_age = t0 + 2;
-	if (layout == TWO_PROCESSES)
+	if (layout == TWO_PROCESSES) {
+		cold = spawn(cold_len, IDLE, &ac);
+		clear_trace();
+		cpu0 = cpu_seconds(kpid);
+		t0 = now();
 		hot = spawn(hot_len, HOT, &ah);
-	else
-		hot = spawn_one_mm(cold_len, hot_len, layout == TOUCHED_TWICE ? 4 : 0, &ac, &ah);
-	if (!cold)
+	} else {
+		/* The window opens once the cold GB is in, as in the two-process layout. */
+		hot = spawn_one_mm(cold_len, hot_len, layout == TOUCHED_TWICE ? 4 : 0, kpid, &t0,
+				   &cpu0, &ac, &ah);
 		cold = hot;
+	}
+	next_age = t0 + 2;
 	do {
 		usleep(20000);
 		age_every(2, &next_age);
