@@ -20,6 +20,7 @@ struct mm_struct;
 /* Collapse hints (glue.c, trace.c): the feeders' static key, and the served-hint event. */
 void khugepaged_rs_hints_key_set(bool on);
 void khugepaged_rs_trace_hint(struct mm_struct *mm, unsigned long addr, unsigned int prio,
-			      unsigned int source, int status, unsigned int collapsed);
+			      unsigned int source, unsigned int passes, int status,
+			      unsigned int collapsed);
 
 #endif /* _LINUX_KHUGEPAGED_RS_H */

@@ -384,7 +384,15 @@ pub(crate) fn served(hint: &Hint, status: i32, collapsed: bool, stale: bool) {
     if stale {
         inc(&STATS.stale);
     }
-    mm_collapse::trace::collapse_hint(hint.mm, hint.addr, hint.prio, hint.tag, status, collapsed);
+    mm_collapse::trace::collapse_hint(
+        hint.mm,
+        hint.addr,
+        hint.prio,
+        hint.tag,
+        hint.passes,
+        status,
+        collapsed,
+    );
 }
 
 /// Counts a PMD range collapsed by the round-robin walk.

@@ -10,7 +10,8 @@
 #include <trace/events/khugepaged_rs.h>
 
 void khugepaged_rs_trace_hint(struct mm_struct *mm, unsigned long addr, unsigned int prio,
-			      unsigned int source, int status, unsigned int collapsed)
+			      unsigned int source, unsigned int passes, int status,
+			      unsigned int collapsed)
 {
-	trace_mm_khugepaged_collapse_hint(mm, addr, prio, source, status, collapsed);
+	trace_mm_khugepaged_collapse_hint(mm, addr, prio, source, passes, status, collapsed);
 }

@@ -791,14 +791,15 @@ pub mod trace {
         mm::{folio::Folio, Mm},
     };
 
-    /// `mm_khugepaged_collapse_hint`: a collapse hint served, with the result of its scan
-    /// and whether the range gained a new folio.
+    /// `mm_khugepaged_collapse_hint`: a collapse hint served, the aging passes it was seen
+    /// young in, the result of its scan and whether the range gained a new folio.
     #[cfg(CONFIG_KHUGEPAGED_RS)]
     pub fn collapse_hint(
         mm: usize,
         addr: usize,
         prio: u8,
         source: u8,
+        passes: u8,
         status: i32,
         collapsed: bool,
     ) {
@@ -811,6 +812,7 @@ pub mod trace {
                 addr,
                 prio.into(),
                 source.into(),
+                passes.into(),
                 status,
                 collapsed.into(),
             )

@@ -312,6 +312,27 @@ static bool test_hints_off(void)
 	return ok;
 }
 
+/* Served hints in the trace that say they were young in `passes` agings and collapsed. */
+static int served_with_passes(int passes)
+{
+	static char buf[65536];
+	char want[32], *p;
+	int n = 0;
+
+	if (read_file(TRACING "/trace", buf, sizeof(buf)) < 0)
+		return -1;
+	snprintf(want, sizeof(want), "passes=%d,", passes);
+	for (p = strstr(buf, "mm_khugepaged_collapse_hint:"); p;
+	     p = strstr(p + 1, "mm_khugepaged_collapse_hint:")) {
+		char *eol = strchr(p, '\n'), *hit = strstr(p, want);
+
+		if (hit && (!eol || hit < eol) && strstr(p, "collapsed=1") &&
+		    (!eol || strstr(p, "collapsed=1") < eol))
+			n++;
+	}
+	return n;
+}
+
 static bool test_renewed(void)
 {
 	long dedup, renewed, collapsed, served;
@@ -344,6 +365,11 @@ static bool test_renewed(void)
 		ksft_print_msg("served %ld, collapsed %ld; expected %d each\n",
 			       hint_stat("hints_served") - served,
 			       hint_stat("collapsed_hint_walk") - collapsed, s.n_hot);
+		ok = false;
+	}
+	if (served_with_passes(MIN_PASSES) != s.n_hot) {
+		ksft_print_msg("%d served hints traced with passes=%d, expected %d\n",
+			       served_with_passes(MIN_PASSES), MIN_PASSES, s.n_hot);
 		ok = false;
 	}
 	ok = ok && intact(s.hot, s.n_hot * pmd_size, 0x33);
