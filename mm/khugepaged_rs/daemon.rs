@@ -13,7 +13,9 @@
 //!
 //! An mm is scanned only while the scan holds a user reference (`mmget_not_zero()`), so its
 //! page tables cannot be torn down under the scan and `__khugepaged_exit()`, which runs when
-//! the last user goes, never races with it: it just takes the slot out.
+//! the last user goes, never races with it: it just takes the slot out. The reference is
+//! dropped with `mmput_async()` ([`user_of`]): when the owner exits meanwhile, its teardown
+//! runs in a worker, never in this nice-19 thread (7.3 holds no user reference at all).
 //!
 //! Each wake-up first serves collapse hints ([`hints`]), highest priority first, with the
 //! share of `pages_to_scan` their recent success earns them ([`HintBudget`]), then goes on
@@ -36,7 +38,7 @@ use kernel::{
         pgtable::MmapLocked,
         thp::{self, TvaType},
         virt::VmaRef,
-        Mm, MmWithUser, MmapReadGuard,
+        Mm, MmWithUser, MmWithUserAsync, MmapReadGuard,
     },
     new_condvar, new_mutex, new_spinlock,
     prelude::*,
@@ -256,7 +258,7 @@ impl Daemon {
         let mut stale = true;
         if let Some(mm) = mm {
             cc.progress = cc.progress.saturating_add(1);
-            if let Some(user) = mm.mmget_not_zero() {
+            if let Some(user) = user_of(&mm) {
                 if let Some(guard) = user.mmap_read_trylock() {
                     result = ScanResult::VmaCheck;
                     if !collapse::exit_or_disabled(&user) {
@@ -324,13 +326,14 @@ impl Daemon {
         let mut done = true;
         // A user reference keeps the page tables alive while we scan; if the mm has no users
         // left it is exiting and `__khugepaged_exit()` takes the slot out.
-        if let Some(user) = mm.mmget_not_zero() {
+        if let Some(user) = user_of(&mm) {
             // Do not wait for the lock: move on to the next mm instead (as C does).
             if let Some(guard) = user.mmap_read_trylock() {
                 cc.progress = cc.progress.saturating_add(1);
                 done = scan_vmas(cc, &user, guard, cursor, progress_max, &mut result);
             }
-            // `user` may be the last reference: dropped here, without any of our locks held.
+            // `user` may be the last reference: dropped here, without any of our locks held,
+            // and the teardown left to a worker.
         }
         let finished = {
             let slots = self.slots.lock();
@@ -350,6 +353,14 @@ impl Daemon {
         trace::scan(&mm, cc.progress.wrapping_sub(progress_prev), finished);
         result
     }
+}
+
+/// A user reference to scan `mm` with, unless it is exiting. Dropped with `mmput_async()`,
+/// so that if it turns out to be the last one, the process's teardown (all of its memory)
+/// runs in a worker rather than in khugepaged at nice 19, which would hold back memory an
+/// OOM victim is about to free.
+fn user_of(mm: &Mm) -> Option<ARef<MmWithUserAsync>> {
+    mm.mmget_not_zero().map(MmWithUser::into_mmput_async)
 }
 
 /// The orders a collapse of `tva`'s kind may produce in `vma`, as a mask (bit n = order n):

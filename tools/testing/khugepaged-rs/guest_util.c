@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Small helpers shared by the khugepaged-rs guest programs. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -75,6 +76,26 @@ int clear_trace(void)
 		return -1;
 	close(fd);
 	return 0;
+}
+
+pid_t khugepaged_pid(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t pid = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], comm[64];
+
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		if (!read_line(path, comm, sizeof(comm)) && !strcmp(comm, "khugepaged")) {
+			pid = atoi(e->d_name);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return pid;
 }
 
 long meminfo_field(const char *buf, const char *field)

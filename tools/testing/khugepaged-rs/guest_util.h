@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -25,6 +26,8 @@ int write_file(const char *path, const char *s);
  * of nothing to the trace file leaves it as it was.
  */
 int clear_trace(void);
+/* The khugepaged thread's pid, or 0 if it does not run. */
+pid_t khugepaged_pid(void);
 /*
  * A field of /proc/meminfo text in buf, in kB, or -1.  field includes the
  * colon, and a leading "\n" where its name ends another's ("\nMemFree:").

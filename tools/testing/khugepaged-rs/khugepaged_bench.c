@@ -81,26 +81,6 @@
 
 static size_t mb = 128;
 
-static pid_t khugepaged_pid(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t pid = 0;
-
-	while (d && (e = readdir(d))) {
-		char path[300], comm[64];
-
-		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		if (!read_line(path, comm, sizeof(comm)) && !strcmp(comm, "khugepaged")) {
-			pid = atoi(e->d_name);
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-	return pid;
-}
-
 /* utime + stime of a task, in seconds. */
 static double cpu_seconds(pid_t pid)
 {
