@@ -90,9 +90,10 @@ pub(crate) struct CollapseControl {
     pub(crate) is_khugepaged: bool,
     /// PTEs, PMDs and VMAs looked at, against `pages_to_scan`.
     pub(crate) progress: u32,
-    /// The range comes from an access-bit hint: MGLRU found it young and cleared the bits
-    /// the referenced check would look at, so the hint stands for them.
-    pub(crate) young_hint: bool,
+    /// The range comes from an access-bit hint: MGLRU found this many PTEs young there and
+    /// cleared the bits the referenced checks would look at, so they count as referenced.
+    /// 0 otherwise.
+    pub(crate) hint_young: u32,
     /// Pages seen per NUMA node in the current range, to pick the node for the new folio.
     node_load: KVec<u32>,
     /// Preallocated room for the folios a collapse isolates.
@@ -111,7 +112,7 @@ impl CollapseControl {
         Ok(Self {
             is_khugepaged,
             progress: 0,
-            young_hint: false,
+            hint_young: 0,
             node_load: KVec::from_elem(0u32, collapse::max_numnodes(), GFP_KERNEL)?,
             isolated: IsolatedFolios::new(geo.nr, GFP_KERNEL)?,
             present: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
@@ -502,7 +503,7 @@ fn collapse_locked(
     };
     let limits = IsolateLimits {
         is_khugepaged: cc.is_khugepaged,
-        young_hint: cc.young_hint,
+        hint_young: cc.hint_young,
         max_none: max_ptes_none(cc.is_khugepaged, uffd, geo, order),
         max_shared: max_ptes_shared(cc.is_khugepaged, geo, order),
         droppable: vma.is_droppable(),
@@ -681,8 +682,8 @@ fn run_plan(
 /// The limits isolation applies, read once before the page table is taken out.
 struct IsolateLimits {
     is_khugepaged: bool,
-    /// See [`CollapseControl::young_hint`].
-    young_hint: bool,
+    /// See [`CollapseControl::hint_young`].
+    hint_young: u32,
     max_none: u32,
     max_shared: u32,
     droppable: bool,
@@ -767,8 +768,7 @@ fn isolate(
     }
     if result == ScanResult::Succeed
         && limits.is_khugepaged
-        && !limits.young_hint
-        && referenced == 0
+        && referenced.saturating_add(limits.hint_young) == 0
     {
         result = ScanResult::LackReferencedPage;
     }

@@ -21,8 +21,10 @@
 //! share of `pages_to_scan` their recent success earns them ([`HintBudget`]), then goes on
 //! with the round-robin walk where it left off.
 //!
-//! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::slots` and `Daemon::hints`
-//! are taken alone (`hints` also under a page-table lock, by the hint feeders).
+//! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::knobs`, then
+//! `cpus_read_lock()` (a static key), then `Daemon::hints`; `Daemon::slots` and
+//! `Daemon::hints` are otherwise taken alone (`hints` also under a page-table lock, by the
+//! hint feeders).
 
 use crate::{
     collapse::{self, CollapseControl},
@@ -72,6 +74,11 @@ struct Daemon {
     /// The collapse hints (C has none).
     #[pin]
     hints: SpinLock<Queue>,
+    /// Serialises the knob changes that take more than one step (`hints`: its flag and the
+    /// feeders' static key). Not `thread`: the static key takes `cpus_read_lock()`, under
+    /// which memory hotplug takes `thread` (`khugepaged_min_free_kbytes_update()`).
+    #[pin]
+    knobs: Mutex<()>,
 }
 
 /// Where the round-robin walk stands: the mm being scanned (its key) and the next address in
@@ -262,14 +269,14 @@ impl Daemon {
                 if let Some(guard) = user.mmap_read_trylock() {
                     result = ScanResult::VmaCheck;
                     if !collapse::exit_or_disabled(&user) {
-                        cc.young_hint = hints::is_young_hint(hint);
+                        cc.hint_young = hints::young_ptes(hint);
                         if let Ok((r, _)) =
                             collapse::collapse_hinted_pmd(cc, &user, guard, hint.addr)
                         {
                             stale = false;
                             result = r;
                         }
-                        cc.young_hint = false;
+                        cc.hint_young = 0;
                     }
                 } else {
                     stale = false;
@@ -492,6 +499,7 @@ pub(crate) fn init() -> Result {
             wait <- new_condvar!("Daemon::wait"),
             slots <- new_spinlock!(RBTree::new(), "Daemon::slots"),
             hints <- new_spinlock!(queue, "Daemon::hints"),
+            knobs <- new_mutex!((), "Daemon::knobs"),
         }),
         GFP_KERNEL,
     )?;
@@ -501,6 +509,18 @@ pub(crate) fn init() -> Result {
     }
     hints::start();
     Ok(())
+}
+
+/// Runs `f` under [`Daemon::knobs`]; before [`init`], there is no one to race with. May
+/// sleep.
+pub(crate) fn serialized<R>(f: impl FnOnce() -> R) -> R {
+    match DAEMON.as_ref() {
+        Some(daemon) => {
+            let _guard = daemon.knobs.lock();
+            f()
+        }
+        None => f(),
+    }
 }
 
 /// Runs `f` on the hint queue under its lock; `None` before [`init`].

@@ -10,8 +10,9 @@
 //! size its VMA allows is queued ([`add_young`]). Such a hint is held until the range was
 //! found young in several aging passes, which memory touched once never is
 //! ([`crate::policy::hint_heat`]). Adding runs in reclaim, maybe under a page-table lock
-//! and with IRQs off: it takes one spinlock, never allocates, never sleeps and never takes
-//! the mmap lock.
+//! and with IRQs off, but never in an interrupt handler (the queue's spinlock is not
+//! IRQ-safe): it takes that one lock, never allocates, never sleeps and never takes the
+//! mmap lock.
 //!
 //! The queue is the policy core's [`HintQueue`], in storage allocated when the capacity is
 //! set. It holds mms by address only, so a hint never keeps an mm alive: hints are taken
@@ -19,15 +20,15 @@
 //! `__khugepaged_exit()` after it cleared the registration flag, drops an exiting mm's
 //! hints under the same lock. A served hint is advice: the thread looks the mm up among
 //! its slots and scans the range with every check of the walk, under the locks, but one:
-//! MGLRU cleared the access bits it found young, so a hint from it stands for the
-//! referenced pages the walk asks for.
+//! MGLRU cleared the access bits it found young, so the PTEs it last found young count as
+//! referenced ([`young_ptes`]), no more.
 
 use crate::{
     daemon,
     policy::{
         hint_budget::HintBudget,
         hint_heat,
-        hint_queue::{AddOutcome, Hint, HintQueue, HintSlot},
+        hint_queue::{AddOutcome, Hint, HintQueue, HintSlot, Sighting},
         knobs::HINT_CAPACITY_DEFAULT,
     },
 };
@@ -189,7 +190,15 @@ pub(crate) fn starts() -> u32 {
 /// `khugepaged/hints`: on or off. Turning them off drops every queued hint (counted as
 /// removed); turning them on starts the budget over ([`starts`]). May sleep (the feeders'
 /// static key).
+///
+/// The flag and the static key change together under `Daemon::knobs`: two writers
+/// racing could otherwise leave the flag on and the feeders off, for good, since a write
+/// that changes nothing does nothing.
 pub(crate) fn set_enabled(on: bool) {
+    daemon::serialized(|| set_enabled_locked(on));
+}
+
+fn set_enabled_locked(on: bool) {
     let was = ENABLED.xchg(on, Relaxed);
     if was == on {
         return;
@@ -311,14 +320,19 @@ pub(crate) fn add_young(
     }
     // CAST: As in `add()`; the pass is compared for equality only, truncated.
     let (key, epoch) = (mm.as_raw() as usize, seq as u32);
-    let now = now_ms();
+    let sighting = Sighting {
+        share,
+        young: u16::try_from(young.min(scanned)).unwrap_or(u16::MAX),
+        epoch,
+        now: now_ms(),
+    };
     let outcome = daemon::with_queue(|q| {
         // Under the lock, as in `add()`.
         if !mm.test_flag(MmFlag::VmHugepage) {
             return None;
         }
         let expired = q.counters().expired;
-        let outcome = q.add_young(key, addr, share, epoch, now, source as u8);
+        let outcome = q.add_young(key, addr, sighting, source as u8);
         let expired = q.counters().expired.wrapping_sub(expired);
         Some((outcome, expired))
     })
@@ -366,10 +380,14 @@ pub(crate) fn budget_changed(budget: &HintBudget) {
         .store(budget.success_percent(), Relaxed);
 }
 
-/// Whether `hint` comes from an access-bit scan (MGLRU), which consumed the access bits
-/// khugepaged's referenced check would look at.
-pub(crate) fn is_young_hint(hint: &Hint) -> bool {
-    Source::from_tag(hint.tag) != Source::Other
+/// The PTEs an access-bit scan (MGLRU) found young in `hint`'s range when it last saw it,
+/// and whose access bits it cleared: they count as referenced in khugepaged's checks. 0
+/// for a hint asked for.
+pub(crate) fn young_ptes(hint: &Hint) -> u32 {
+    if Source::from_tag(hint.tag) == Source::Other {
+        return 0;
+    }
+    u32::from(hint.young).max(1)
 }
 
 /// Records what serving `hint` did: `collapsed` if its range gained a folio, `stale` if

@@ -120,12 +120,12 @@ fn scan_ptes(
     if result != ScanResult::Succeed {
         return result;
     }
-    // khugepaged wants some sign of use, and more of it when pages must be swapped in.
+    // khugepaged wants some sign of use, and more of it when pages must be swapped in (7.3:
+    // half the range). A hint's young PTEs count, and only those: a hint from a few young
+    // PTEs must not drive the swap-in of a mostly swapped-out range.
     let half = u32::try_from(geo.nr / 2).unwrap_or(u32::MAX);
-    if cc.is_khugepaged
-        && !cc.young_hint
-        && (stats.referenced == 0 || (stats.unmapped > 0 && stats.referenced < half))
-    {
+    let referenced = stats.referenced.saturating_add(cc.hint_young);
+    if cc.is_khugepaged && (referenced == 0 || (stats.unmapped > 0 && referenced < half)) {
         ScanResult::LackReferencedPage
     } else {
         ScanResult::Succeed

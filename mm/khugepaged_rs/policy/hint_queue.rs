@@ -83,6 +83,8 @@ pub struct HintSlot {
     epoch: u32,
     /// When it was last seen young, in the caller's clock.
     seen: u32,
+    /// Young PTEs in the last sighting.
+    young: u16,
     /// The chain of the hint's bucket.
     hash: Link,
     /// Its record's list; also the free list and the zombie list.
@@ -118,6 +120,7 @@ impl HintSlot {
         passes: 0,
         epoch: 0,
         seen: 0,
+        young: 0,
         hash: UNLINKED,
         fifo: UNLINKED,
         age: UNLINKED,
@@ -152,6 +155,21 @@ pub struct Hint {
     pub tag: u8,
     /// Aging passes its range was seen young in; 0 for a hint only asked for.
     pub passes: u8,
+    /// Young PTEs in its range's last sighting; 0 for a hint only asked for.
+    pub young: u16,
+}
+
+/// A sighting of a young range by an access-bit scan, for [`HintQueue::add_young`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    /// Its density class ([`hint_heat::young_share`]).
+    pub share: u8,
+    /// The young PTEs it found.
+    pub young: u16,
+    /// Its aging pass: the MGLRU generation, truncated.
+    pub epoch: u32,
+    /// When, in the caller's clock.
+    pub now: u32,
 }
 
 /// What [`HintQueue::add`] did.
@@ -647,6 +665,7 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
             s.passes = new.passes;
             s.epoch = new.epoch;
             s.seen = new.seen;
+            s.young = new.young;
         }
         if !self.attach(i, level) {
             push_back(&mut self.slots, &mut self.free, i, fifo_link);
@@ -703,19 +722,15 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
         self.insert(mm, addr, level, new, None)
     }
 
-    /// Queues a sighting by an access-bit scan of the PMD holding `addr` in `mm`: young,
-    /// with density class `share` ([`hint_heat::young_share`]), in aging pass `epoch` (the
-    /// MGLRU generation), at time `now` of the caller's clock. Tagged as
+    /// Queues a sighting by an access-bit scan of the PMD holding `addr` in `mm`. Tagged as
     /// [`HintQueue::add_tagged`].
-    pub fn add_young(
-        &mut self,
-        mm: usize,
-        addr: usize,
-        share: u8,
-        epoch: u32,
-        now: u32,
-        tag: u8,
-    ) -> AddOutcome {
+    pub fn add_young(&mut self, mm: usize, addr: usize, sighting: Sighting, tag: u8) -> AddOutcome {
+        let Sighting {
+            share,
+            young,
+            epoch,
+            now,
+        } = sighting;
         let addr = addr & self.pmd_mask;
         self.reclaim_zombie();
         if let Some(i) = self.find_hint(mm, addr) {
@@ -740,6 +755,7 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
                 s.passes = passes;
                 s.epoch = epoch;
                 s.seen = now;
+                s.young = young;
                 s.tag = tag;
             }
             self.counters.renewed = self.counters.renewed.saturating_add(1);
@@ -757,6 +773,7 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
             passes: 1,
             epoch,
             seen: now,
+            young,
             ..HintSlot::EMPTY
         };
         self.insert(mm, addr, hint_heat::young_level(1, share), new, Some(epoch))
@@ -831,6 +848,7 @@ impl<S: DerefMut<Target = [HintSlot]>> HintQueue<S> {
                 prio: s.level,
                 tag: s.tag,
                 passes: s.passes,
+                young: s.young,
             });
         }
     }

@@ -23,7 +23,13 @@
  *     over, a served one is dropped, counted as expired;
  *   - an mm that exits with hints queued leaves none behind;
  *   - hints for a range unmapped or made ineligible since fail cleanly,
- *     and the memory is unchanged.
+ *     and the memory is unchanged;
+ *   - after two writers race 0s and 1s into the hints knob, writing 1 leaves
+ *     the feeders on: the next aging hints (unserialised, the race also trips
+ *     the static key's own WARN, which fails the run);
+ *   - a hint stands for the PTEs it found young, no more: one from 3/8 of a
+ *     range whose other 5/8 are swapped out is refused as 7.3 refuses the
+ *     range (fewer than half referenced), and swaps nothing in.
  *
  * Each case runs in a child of its own: a new mm, which khugepaged's walk
  * meets from its first address, so how far the walk can get in a wake-up
@@ -53,6 +59,10 @@
 #define SLEEP_MS "600000"
 
 #define TRACING "/sys/kernel/tracing"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
 
 /* Agings a range must be young in before its hint is served (hint_heat.rs). */
 #define MIN_PASSES 3
@@ -504,6 +514,109 @@ static bool test_stale_hints(void)
 	return ok;
 }
 
+static unsigned long vmstat(const char *name)
+{
+	static char buf[65536];
+	size_t n = strlen(name);
+	char *p;
+
+	if (read_file("/proc/vmstat", buf, sizeof(buf)))
+		return (unsigned long)-1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == ' ')
+			return strtoul(p + n + 1, NULL, 10);
+	return (unsigned long)-1;
+}
+
+static bool test_swap_gate(void)
+{
+	size_t out = pmd_size / 8 * 5;
+	unsigned long pswpout, pswpin, max_swap = read_ulong(KHUGEPAGED "/max_ptes_swap");
+	long served, collapsed;
+	char buf[32], *x;
+	struct setup s;
+	bool ok = true;
+
+	if (setup(&s, 4 * scan_pmds, 1, "1")) {
+		ksft_print_msg("set-up: %s\n", strerror(errno));
+		return false;
+	}
+	x = s.hot;
+	/* Swap-ins allowed up to the whole range: only the referenced check can refuse it. */
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 1);
+	write_file(KHUGEPAGED "/max_ptes_swap", buf);
+	pswpout = vmstat("pswpout");
+	madvise(x, out, MADV_PAGEOUT);
+	if (vmstat("pswpout") < pswpout + out / page_size / 2) {
+		ksft_print_msg("MADV_PAGEOUT swapped out %lu pages, expected about %zu (is swap on?)\n",
+			       vmstat("pswpout") - pswpout, out / page_size);
+		ok = false;
+	}
+	/* The other 3/8 stay hot: hinted, and served after enough agings. */
+	if (heat(x + out, pmd_size - out, 0x99, MIN_PASSES)) {
+		teardown(&s);
+		return false;
+	}
+	served = hint_stat("hints_served");
+	collapsed = hint_stat("collapsed_hint_walk");
+	pswpin = vmstat("pswpin");
+	kick_and_wait_pass();
+	if (hint_stat("hints_served") != served + 1 || hint_stat("collapsed_hint_walk") != collapsed ||
+	    nr_thp(x, 1) != 0 || vmstat("pswpin") != pswpin) {
+		ksft_print_msg("served %ld, collapsed %ld, %d THPs, %lu pages swapped in; expected 1, 0, 0, 0\n",
+			       hint_stat("hints_served") - served,
+			       hint_stat("collapsed_hint_walk") - collapsed, nr_thp(x, 1),
+			       vmstat("pswpin") - pswpin);
+		ok = false;
+	}
+	snprintf(buf, sizeof(buf), "%lu", max_swap);
+	write_file(KHUGEPAGED "/max_ptes_swap", buf);
+	/* setup() filled the region as one; the hot part was filled again on its own. */
+	ok = ok && intact(s.r.p, x + out - s.r.p, (uintptr_t)s.r.p) &&
+	     intact(x + out, pmd_size - out, 0x99);
+	teardown(&s);
+	return ok;
+}
+
+static bool test_racing_writes(void)
+{
+	struct region r;
+	pid_t w[2];
+	long added;
+	bool ok = true;
+
+	for (int i = 0; i < 2; i++) {
+		w[i] = fork();
+		if (w[i] == 0) {
+			for (int n = 0; n < 300; n++)
+				write_file(KHUGEPAGED "/hints", (n + i) % 2 ? "1" : "0");
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (w[i] > 0)
+			waitpid(w[i], NULL, 0);
+	/* Whatever the race left, this is the knob's value from now on. */
+	write_file(KHUGEPAGED "/hints", "1");
+	/* The writes woke khugepaged: let that pass end before there is anything to collapse. */
+	sleep(2);
+	if (map_region(&r, pmd_size))
+		return false;
+	fill(r.p, r.len, 0x88);
+	madvise(r.p, r.len, MADV_HUGEPAGE);
+	added = hint_stat("hints_added_walk");
+	/* Young from its fault: the aging hints it, if the feeders are on. */
+	ok = !age();
+	if (read_ulong(KHUGEPAGED "/hints") != 1 || hint_stat("hints_added_walk") != added + 1) {
+		ksft_print_msg("hints reads %lu, the aging hinted %ld ranges; expected 1 and 1\n",
+			       read_ulong(KHUGEPAGED "/hints"), hint_stat("hints_added_walk") - added);
+		ok = false;
+	}
+	ok = ok && intact(r.p, r.len, 0x88);
+	unmap_region(&r);
+	return ok;
+}
+
 /* Sleeps past the time a range unseen has gone cold: 4 pass intervals, 1 s at least. */
 static void sleep_past_expiry(void)
 {
@@ -654,7 +767,7 @@ int main(void)
 		ksft_exit_skip("no collapse hints in this kernel\n");
 	if (access(LRU_GEN, F_OK))
 		ksft_exit_skip("no %s\n", LRU_GEN);
-	ksft_set_plan(8);
+	ksft_set_plan(10);
 	size_cases();
 	setup_thp();
 	set_mode(THP_DIR "/enabled", "madvise");
@@ -676,7 +789,7 @@ int main(void)
 	if (!lru_gen_walks(buf, sizeof(buf))) {
 		static const char *const walked[] = {
 			"hot behind cold", "hints off", "renewed", "overflow", "expiry",
-			"exit with hints queued", "stale hints",
+			"exit with hints queued", "stale hints", "racing writes", "swap gate",
 		};
 
 		ksft_print_msg("lru_gen/enabled is %s: MGLRU does not walk page tables on this machine (no hardware access bit), so aging feeds no hints\n",
@@ -713,6 +826,10 @@ int main(void)
 		 "a range unseen for four pass intervals has gone cold: held, it starts over; due, it is dropped");
 	run_case(test_exit_with_hints, "an mm that exits with hints queued leaves none behind");
 	run_case(test_stale_hints, "hints for an unmapped or ineligible range fail cleanly");
+	run_case(test_racing_writes,
+		 "after racing writes to hints, writing 1 leaves the feeders on: the next aging hints");
+	run_case(test_swap_gate,
+		 "a hint counts only the PTEs it found young: 3/8 young, 5/8 swapped out is refused, nothing swapped in");
 
 	ksft_finished();
 }

@@ -6,7 +6,17 @@
 //! Each figure is the median of several timed batches, each long enough (a few
 //! milliseconds) for `Instant` to be precise.
 
-use khugepaged_policy::hint_queue::{HintQueue, HintSlot};
+use khugepaged_policy::hint_queue::{HintQueue, HintSlot, Sighting};
+
+/// A dense sighting in pass `epoch` at time `now`.
+fn seen(epoch: u32, now: u32) -> Sighting {
+    Sighting {
+        share: 0,
+        young: 512,
+        epoch,
+        now,
+    }
+}
 use khugepaged_policy::order::{blocked, plan, Planner, PmdScan};
 use std::hint::black_box;
 use std::time::Instant;
@@ -278,13 +288,13 @@ fn bench_queue() {
                 let mut q = q.borrow_mut();
                 q.clear();
                 for i in 0..CAP {
-                    q.add_young(mm(i), addr(i), 0, 1, 0, 1);
+                    q.add_young(mm(i), addr(i), seen(1, 0), 1);
                 }
             },
             || {
                 let mut q = q.borrow_mut();
                 for i in 0..CAP {
-                    black_box(q.add_young(mm(i), addr(i), 0, 2, 100, 1));
+                    black_box(q.add_young(mm(i), addr(i), seen(2, 100), 1));
                 }
             },
         ),

@@ -6,7 +6,7 @@
 use khugepaged_policy::{
     hint_heat::{young_level, ALL_LEVELS, MIN_PASSES},
     hint_queue::{
-        AddOutcome, Hint, HintCounters, HintQueue, HintQueueError, HintSlot, HINT_LEVELS,
+        AddOutcome, Hint, HintCounters, HintQueue, HintQueueError, HintSlot, Sighting, HINT_LEVELS,
         MAX_EXPIRED_PER_SERVE,
     },
 };
@@ -33,6 +33,7 @@ struct Entry {
     passes: u8,
     epoch: u32,
     seen: u32,
+    young: u16,
 }
 
 /// The queue's rules, written as plainly as possible.
@@ -153,19 +154,18 @@ impl Model {
             passes: 0,
             epoch: 0,
             seen: 0,
+            young: 0,
         };
         self.add_new(e, false)
     }
 
-    fn add_young(
-        &mut self,
-        mm: usize,
-        addr: usize,
-        share: u8,
-        epoch: u32,
-        now: u32,
-        tag: u8,
-    ) -> AddOutcome {
+    fn add_young(&mut self, mm: usize, addr: usize, sighting: Sighting, tag: u8) -> AddOutcome {
+        let Sighting {
+            share,
+            young,
+            epoch,
+            now,
+        } = sighting;
         let addr = addr & !(PMD - 1);
         if let Some(at) = self.hints.iter().position(|h| h.mm == mm && h.addr == addr) {
             self.counters.deduplicated += 1;
@@ -187,6 +187,7 @@ impl Model {
             e.passes = passes;
             e.epoch = epoch;
             e.seen = now;
+            e.young = young;
             e.tag = tag;
             self.insert(e);
             self.counters.renewed += 1;
@@ -206,6 +207,7 @@ impl Model {
             passes: 1,
             epoch,
             seen: now,
+            young,
         };
         self.add_new(e, true)
     }
@@ -245,6 +247,7 @@ impl Model {
                 prio: e.level,
                 tag: e.tag,
                 passes: e.passes,
+                young: e.young,
             });
         }
     }
@@ -273,6 +276,7 @@ enum Op {
         mm: usize,
         addr: usize,
         share: u8,
+        young: u16,
         /// Added to the current pass: sightings in the same pass, the next, or later.
         epoch_step: u32,
         tag: u8,
@@ -298,11 +302,12 @@ fn op_strategy(mms: usize, pmds: usize) -> impl Strategy<Value = Op> {
                 tag,
             }
         ),
-        6 => (0..mms, 0..pmds, 0..PMD, 0u8..4, prop_oneof![3 => Just(0u32), 3 => Just(1u32), 1 => 2u32..5], 1u8..3).prop_map(
-            |(m, p, low, share, epoch_step, tag)| Op::Young {
+        6 => (0..mms, 0..pmds, 0..PMD, 0u8..4, 4u16..600, prop_oneof![3 => Just(0u32), 3 => Just(1u32), 1 => 2u32..5], 1u8..3).prop_map(
+            |(m, p, low, share, young, epoch_step, tag)| Op::Young {
                 mm: mm_key(m),
                 addr: 0x7f00_0000_0000 + p * PMD + low,
                 share,
+                young,
                 epoch_step,
                 tag,
             }
@@ -356,13 +361,20 @@ fn run(cap: usize, ops: &[Op]) -> Result<(), TestCaseError> {
                 mm,
                 addr,
                 share,
+                young,
                 epoch_step,
                 tag,
             } => {
                 epoch = epoch.wrapping_add(epoch_step);
+                let sighting = Sighting {
+                    share,
+                    young,
+                    epoch,
+                    now,
+                };
                 prop_assert_eq!(
-                    q.add_young(mm, addr, share, epoch, now, tag),
-                    m.add_young(mm, addr, share, epoch, now, tag),
+                    q.add_young(mm, addr, sighting, tag),
+                    m.add_young(mm, addr, sighting, tag),
                     "step {}",
                     step
                 )
@@ -457,6 +469,7 @@ fn dedups_by_pmd_and_raises_priority() {
             prio: 0,
             tag: 0,
             passes: 0,
+            young: 0,
         })
     );
     assert_eq!(q.serve(0).map(|h| (h.mm, h.prio)), Some((2, 2)));
@@ -602,9 +615,19 @@ fn raising_duplicate_brings_its_tag() {
     assert_eq!(q.serve(0).map(|h| (h.prio, h.tag)), Some((1, 2)));
 }
 
-/// The pass count for the `n`th sighting of one range, one pass and 100 ticks apart.
+/// A dense sighting (all 512 PTEs young) in pass `epoch` at time `now`.
+fn at(epoch: u32, now: u32) -> Sighting {
+    Sighting {
+        share: 0,
+        young: 512,
+        epoch,
+        now,
+    }
+}
+
+/// The `n`th sighting of one range, one pass and 100 ticks apart.
 fn sight(q: &mut HintQueue<Vec<HintSlot>>, mm: usize, addr: usize, n: u32) -> AddOutcome {
-    q.add_young(mm, addr, 0, n, n * 100, 1)
+    q.add_young(mm, addr, at(n, n * 100), 1)
 }
 
 #[test]
@@ -618,7 +641,7 @@ fn once_young_is_held_until_seen_in_enough_passes() {
         "a range young in one pass is not served"
     );
     // Again in the same pass: a duplicate, nothing more.
-    assert_eq!(q.add_young(1, 0, 0, 1, 150, 1), AddOutcome::Duplicate);
+    assert_eq!(q.add_young(1, 0, at(1, 150), 1), AddOutcome::Duplicate);
     // Each new pass raises it, through the held levels to the served ones.
     for n in 2..u32::from(MIN_PASSES) {
         assert_eq!(sight(&mut q, 1, 0, n), AddOutcome::Raised);
@@ -630,7 +653,7 @@ fn once_young_is_held_until_seen_in_enough_passes() {
     );
     assert_eq!(q.held(), 0);
     let h = q.serve(400).unwrap();
-    assert_eq!((h.mm, h.passes, h.tag), (1, MIN_PASSES, 1));
+    assert_eq!((h.mm, h.passes, h.tag, h.young), (1, MIN_PASSES, 1, 512));
     let c = q.counters();
     assert_eq!((c.added, c.deduplicated, c.renewed, c.served), (1, 3, 2, 1));
     // At the top, a new pass renews without raising.
@@ -669,7 +692,7 @@ fn cold_range_starts_over_and_is_not_served() {
     // Seen in two passes, then not for a long time: the count starts over.
     sight(&mut q, 1, 0, 1);
     sight(&mut q, 1, 0, 2);
-    assert_eq!(q.add_young(1, 0, 0, 3, 100_000, 1), AddOutcome::Renewed);
+    assert_eq!(q.add_young(1, 0, at(3, 100_000), 1), AddOutcome::Renewed);
     assert_eq!(q.counters().expired, 1);
     assert_eq!(q.held(), 1);
     // A served level's hint that went cold is dropped, not served.
@@ -698,17 +721,17 @@ fn asked_for_hints_never_expire_and_raise_held_ones() {
 #[test]
 fn full_queue_keeps_what_this_pass_saw_first() {
     let mut q = queue(2);
-    assert_eq!(q.add_young(1, 0, 0, 7, 0, 1), AddOutcome::Added);
-    assert_eq!(q.add_young(1, PMD, 0, 7, 0, 1), AddOutcome::Added);
+    assert_eq!(q.add_young(1, 0, at(7, 0), 1), AddOutcome::Added);
+    assert_eq!(q.add_young(1, PMD, at(7, 0), 1), AddOutcome::Added);
     // Same pass: the newcomer is dropped, not the first ones.
-    assert_eq!(q.add_young(1, 2 * PMD, 0, 7, 0, 1), AddOutcome::Dropped);
+    assert_eq!(q.add_young(1, 2 * PMD, at(7, 0), 1), AddOutcome::Dropped);
     // The next pass renews the first one; a newcomer takes the place of the one not seen
     // again, and the next newcomer of the pass is dropped.
-    assert_eq!(q.add_young(1, 0, 0, 8, 100, 1), AddOutcome::Raised);
-    assert_eq!(q.add_young(1, 2 * PMD, 0, 8, 100, 1), AddOutcome::Evicted);
-    assert_eq!(q.add_young(1, 3 * PMD, 0, 8, 100, 1), AddOutcome::Dropped);
-    assert_eq!(q.add_young(1, 0, 0, 9, 200, 1), AddOutcome::Raised);
-    assert_eq!(q.add_young(1, 3 * PMD, 0, 9, 200, 1), AddOutcome::Evicted);
+    assert_eq!(q.add_young(1, 0, at(8, 100), 1), AddOutcome::Raised);
+    assert_eq!(q.add_young(1, 2 * PMD, at(8, 100), 1), AddOutcome::Evicted);
+    assert_eq!(q.add_young(1, 3 * PMD, at(8, 100), 1), AddOutcome::Dropped);
+    assert_eq!(q.add_young(1, 0, at(9, 200), 1), AddOutcome::Raised);
+    assert_eq!(q.add_young(1, 3 * PMD, at(9, 200), 1), AddOutcome::Evicted);
     // An asked-for hint evicts the lowest whatever the pass.
     assert_eq!(q.add(2, 0, 3), AddOutcome::Evicted);
     assert_eq!(q.held(), 0);
