@@ -34,7 +34,7 @@ use crate::{
     scan, settings,
 };
 use kernel::{
-    kthread::{self, Kthread, ThreadFn},
+    kthread::{self, Kthread, ThreadFn, ThreadTask},
     mm::{
         collapse::{trace, MmFlag},
         pgtable::MmapLocked,
@@ -96,10 +96,16 @@ struct Cursor {
 /// [`min_free_kbytes_update`], which runs at boot before it and finds no thread.
 static DAEMON: SetOnce<Arc<Daemon>> = SetOnce::new();
 
-/// The thread body; its entry function is what `current_is_khugepaged()` recognises.
+/// The thread body; [`KHUGEPAGED_TASK`] names the task running it, for
+/// `current_is_khugepaged()`.
 pub(crate) struct Khugepaged;
 
+/// The task running [`Khugepaged`], for `current_is_khugepaged()`.
+static KHUGEPAGED_TASK: ThreadTask = ThreadTask::new();
+
 impl ThreadFn for Khugepaged {
+    const TASK: &'static ThreadTask = &KHUGEPAGED_TASK;
+
     fn run() -> i32 {
         kthread::set_freezable();
         // MAX_NICE: collapsing is background work.

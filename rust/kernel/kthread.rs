@@ -4,9 +4,11 @@
 //!
 //! A [`Kthread`] owns a running kernel thread created with `kthread_create()`; stopping it
 //! (explicitly or by dropping the handle) calls `kthread_stop()` and waits for the thread
-//! function to return. The thread function is a [`ThreadFn`] type, so that C code comparing
-//! `kthread_func(current)` against a known function, as `current_is_khugepaged()` does, can be
-//! answered with [`current_runs`].
+//! function to return. The thread function is a [`ThreadFn`] type; while it runs, its
+//! [`ThreadTask`] names the task running it, so that C code asking whether `current` is a
+//! known thread, as `current_is_khugepaged()` does, can be answered with [`current_runs`].
+//! (C compares `kthread_func(current)` with the function's address; Rust does not promise
+//! that a generic function's instance has one address, nor that two have different ones.)
 //!
 //! C header: [`include/linux/kthread.h`](srctree/include/linux/kthread.h)
 
@@ -15,17 +17,46 @@ use crate::{
     error::{from_err_ptr, Result},
     ffi::{c_int, c_void},
     str::{CStr, CStrExt},
-    sync::aref::ARef,
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+    },
     task::Task,
 };
 use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
 
 /// The body of a kernel thread.
 pub trait ThreadFn {
+    /// The task running this body, while it runs: one static per body.
+    const TASK: &'static ThreadTask;
+
     /// Runs in the new thread; the thread exits when this returns.
     ///
     /// It should return once [`should_stop`] is true, which [`Kthread::stop`] arranges.
     fn run() -> i32;
+}
+
+/// Which task runs a [`ThreadFn`]'s body: set by the thread itself as the body starts,
+/// cleared as it returns, so that it never names a task that may have been freed.
+pub struct ThreadTask(Atomic<usize>);
+
+impl ThreadTask {
+    /// No task.
+    pub const fn new() -> Self {
+        Self(Atomic::new(0))
+    }
+
+    /// Whether `current` is the task running the body.
+    pub fn is_current(&self) -> bool {
+        // CAST: The address is compared, never turned back into a pointer.
+        self.0.load(Relaxed) == Task::current_raw() as usize
+    }
+}
+
+impl Default for ThreadTask {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The C entry point of every thread running `T`.
@@ -34,7 +65,13 @@ pub trait ThreadFn {
 ///
 /// Only `kthread_create_on_node()` calls this, as a thread function.
 unsafe extern "C" fn thread_entry<T: ThreadFn>(_data: *mut c_void) -> c_int {
-    T::run()
+    // Only this thread writes its own address, so a relaxed store is seen by its own reads;
+    // any other task compares its own, different address.
+    // CAST: As in `ThreadTask::is_current()`.
+    T::TASK.0.store(Task::current_raw() as usize, Relaxed);
+    let ret = T::run();
+    T::TASK.0.store(0, Relaxed);
+    ret
 }
 
 /// A running kernel thread whose body is `T`.
@@ -105,11 +142,7 @@ pub fn should_stop() -> bool {
 
 /// Returns whether the current task is a kernel thread running `T`.
 pub fn current_runs<T: ThreadFn>() -> bool {
-    let entry: unsafe extern "C" fn(*mut c_void) -> c_int = thread_entry::<T>;
-    // SAFETY: `current` is always valid; `kthread_func()` returns NULL for tasks that are not
-    // kernel threads.
-    let func = unsafe { bindings::kthread_func(Task::current_raw()) };
-    core::ptr::eq(func.cast_const(), entry as *const c_void)
+    T::TASK.is_current()
 }
 
 /// Lets the freezer freeze the current kernel thread (`set_freezable()`).
