@@ -156,11 +156,14 @@ impl Daemon {
         }
     }
 
-    /// Sleeps for `msecs` (or until kicked, if `None`), freezable.
+    /// Sleeps for `msecs` (or until kicked, if `None`), freezable. A kick ends a sleep under
+    /// way; one that came while the thread was scanning is spent, as in 7.3, whose knob
+    /// writes set a deadline the next sleep replaces: a knob written during a scan must not
+    /// cut the next sleep short.
     fn sleep(&self, msecs: Option<u32>) {
         let mut wake = self.wake.lock();
-        if wake.kicked || wake.stop {
-            wake.kicked = false;
+        wake.kicked = false;
+        if wake.stop {
             return;
         }
         match msecs {

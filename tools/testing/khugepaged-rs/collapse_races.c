@@ -15,7 +15,9 @@
  *   3. one thread collapses a range while another unmaps and maps it again
  *      with fresh data, which must read back exactly;
  *   4. a process forks children that touch and exit, sharing and CoW-ing
- *      pages under the scan.
+ *      pages under the scan;
+ *   5. a scan_sleep_millisecs write while khugepaged scans does not cut its
+ *      next sleep short, as in 7.3 (a write during the sleep ends it).
  * Each case passes if its data stayed exactly as written and every
  * MADV_COLLAPSE error is one 7.3 documents; tools/vm/run fails the run on
  * any kernel splat.
@@ -266,13 +268,97 @@ static void test_fork_while_scanned(void)
 	unmap_region(&r);
 }
 
+/* The timestamps of the trace's `event` lines that contain `with`, up to max; how many. */
+static int event_times(const char *event, const char *with, double *t, int max)
+{
+	static char buf[1 << 20];
+	int n = 0;
+
+	if (read_file(TRACING "/trace", buf, sizeof(buf)) < 0)
+		return 0;
+	for (char *line = buf; line && *line && n < max; line = strchr(line, '\n'),
+		  line = line ? line + 1 : NULL) {
+		char *ev = strstr(line, event), *eol = strchr(line, '\n'), *w = strstr(line, with);
+		char *colon;
+
+		if (line[0] == '#' || !ev || (eol && ev > eol) || !w || (eol && w > eol))
+			continue;
+		/* "  comm-pid  [cpu] flags  12.345678: event: ..." */
+		colon = ev - 2;
+		while (colon > line && colon[-1] != ' ')
+			colon--;
+		t[n++] = strtod(colon, NULL);
+	}
+	return n;
+}
+
+/*
+ * 5. A knob write during a scan: the next sleep is a full one.  The pass the
+ * write meets collapses what is left of its half of the region; had the write
+ * cut the next sleep short, a second pass would collapse the other half before
+ * khugepaged first sleeps.
+ */
+static void test_write_during_scan(void)
+{
+	const int sleep_ms = 3000;
+	size_t pmds_in = (size_t)meminfo_kb("MemTotal:") / 4 / (pmd_size >> 10);
+	double all[1024], done[1024], mark[1], quiet = -1;
+	int n_all, n_done, before_sleep = 0;
+	struct region r;
+	char buf[32];
+
+	/* Passes over half of a region of 2 to 32 PMDs, each PMD collapsed. */
+	pmds_in = pmds_in < 2 ? 2 : pmds_in > 32 ? 32 : pmds_in;
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr * (pmds_in / 2));
+	set_mode(KHUGEPAGED "/pages_to_scan", buf);
+	snprintf(buf, sizeof(buf), "%d", sleep_ms);
+	set_mode(KHUGEPAGED "/scan_sleep_millisecs", buf);
+	if (!access(KHUGEPAGED "/hints", F_OK))
+		set_mode(KHUGEPAGED "/hints", "0");
+	if (map_region(&r, pmds_in * pmd_size)) {
+		ksft_test_result_fail("write during a scan: mmap\n");
+		return;
+	}
+	fill(r.p, r.len, 0x500);
+	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan_pmd/enable", "1");
+	clear_trace();
+	madvise(r.p, r.len, MADV_HUGEPAGE);
+	/* Wake khugepaged; write again, and mark the trace, once it collapsed a first PMD. */
+	write_file(KHUGEPAGED "/scan_sleep_millisecs", buf);
+	for (int i = 0; i < 5000 &&
+			event_times("mm_khugepaged_scan_pmd:", "status=succeeded", done, 1) < 1; i++)
+		usleep(2000);
+	write_file(KHUGEPAGED "/scan_sleep_millisecs", buf);
+	write_file(TRACING "/trace_marker", "write during the scan");
+	usleep((sleep_ms + 2000) * 1000);
+	n_all = event_times("mm_khugepaged_scan_pmd:", "", all, 1024);
+	n_done = event_times("mm_khugepaged_scan_pmd:", "status=succeeded", done, 1024);
+	/* khugepaged's first sleep after the mark: the first quiet second and a half. */
+	if (event_times("tracing_mark_write:", "write during the scan", mark, 1) == 1)
+		for (int i = 0; quiet < 0 && i < n_all; i++)
+			if (all[i] > mark[0] && (i + 1 == n_all || all[i + 1] - all[i] > 1.5))
+				quiet = all[i];
+	for (int i = 0; quiet >= 0 && i < n_done; i++)
+		before_sleep += done[i] > mark[0] && done[i] <= quiet;
+	write_file(TRACING "/events/huge_memory/mm_khugepaged_scan_pmd/enable", "0");
+	ksft_print_msg("%d PMDs collapsed after the write before khugepaged slept; a pass takes %zu\n",
+		       before_sleep, pmds_in / 2);
+	ksft_test_result(quiet >= 0 && before_sleep < (int)(pmds_in / 2) &&
+			 intact(r.p, r.len, 0x500),
+			 "a scan_sleep_millisecs write during a scan leaves the next sleep whole\n");
+	unmap_region(&r);
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
+	set_mode(KHUGEPAGED "/pages_to_scan", buf);
+	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "0");
+}
+
 int main(void)
 {
 	char buf[256];
 
 	ksft_print_header();
 	thp_util_init();
-	ksft_set_plan(5);
+	ksft_set_plan(6);
 	setup_thp();
 	snprintf(buf, sizeof(buf), "%s/hugepages-%zukB/enabled", THP_DIR, pmd_size >> 10);
 	set_mode(buf, "inherit");
@@ -286,6 +372,7 @@ int main(void)
 	test_pair(protector, "MADV_COLLAPSE racing mprotect: data kept");
 	test_pair(remapper, "MADV_COLLAPSE racing munmap and mmap: data kept");
 	test_fork_while_scanned();
+	test_write_during_scan();
 
 	ksft_finished();
 }
