@@ -17,6 +17,9 @@ void calculate_min_free_kbytes(void);
 
 struct mm_struct;
 
+/* set_recommended_min_free_kbytes()'s rate-limited message (glue.c). */
+void khugepaged_rs_min_free_raised(int from, unsigned long to);
+
 /* Collapse hints (glue.c, trace.c): the feeders' static key, and the served-hint event. */
 void khugepaged_rs_hints_key_set(bool on);
 void khugepaged_rs_trace_hint(struct mm_struct *mm, unsigned long addr, unsigned int prio,

@@ -2,9 +2,12 @@
 /*
  * What only C can define for the Rust khugepaged: the huge_memory tracepoints (they need
  * CREATE_TRACE_POINTS and the scan results by name), the static key the collapse-hint
- * feeders in mm/vmscan.c test, and a compile-time check that <linux/khugepaged_rs.h>
- * still matches the mm-internal headers it mirrors.
+ * feeders in mm/vmscan.c test, a rate-limited message (its state is a static of the
+ * call site), and a compile-time check that <linux/khugepaged_rs.h> still matches the
+ * mm-internal headers it mirrors.
  */
+#define pr_fmt(fmt) "khugepaged: " fmt
+
 #include <linux/jump_label.h>
 #include <linux/khugepaged.h>
 #include <linux/mm.h>
@@ -18,6 +21,13 @@
 
 /* Off until khugepaged_init() has the hint queue, then as the "hints" knob says. */
 DEFINE_STATIC_KEY_FALSE(khugepaged_hints_key);
+
+/* set_recommended_min_free_kbytes()'s message, with its rate limit. */
+void khugepaged_rs_min_free_raised(int from, unsigned long to)
+{
+	pr_info_ratelimited("raising min_free_kbytes from %d to %lu to help transparent hugepage allocations\n",
+			    from, to);
+}
 
 void khugepaged_rs_hints_key_set(bool on)
 {

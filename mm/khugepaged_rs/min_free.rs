@@ -10,7 +10,7 @@ use crate::{
     daemon,
     policy::min_free::{recommended_min_free_kbytes, Reserves},
 };
-use kernel::{mm::page_alloc, page::PAGE_SHIFT, prelude::*};
+use kernel::{mm::page_alloc, page::PAGE_SHIFT};
 
 /// Raises `min_free_kbytes` to what THP needs (never lowers it), or recomputes the default if
 /// THP is off, then updates the zone watermarks.
@@ -28,9 +28,7 @@ pub(crate) fn set_recommended() {
         let current = page_alloc::min_free_kbytes();
         if recommended > u64::try_from(current).unwrap_or(0) {
             if page_alloc::user_min_free_kbytes() >= 0 {
-                pr_info!(
-                    "raising min_free_kbytes from {current} to {recommended} to help transparent hugepage allocations\n"
-                );
+                page_alloc::report_min_free_raised(current, recommended);
             }
             page_alloc::set_min_free_kbytes(i32::try_from(recommended).unwrap_or(i32::MAX));
         }

@@ -68,6 +68,14 @@ pub fn user_min_free_kbytes() -> i32 {
     unsafe { core::ptr::read_volatile(&raw const bindings::user_min_free_kbytes) }
 }
 
+/// Logs that THP raised `min_free_kbytes` from `from` to `to`, at most 10 times in 5 s as
+/// `pr_info_ratelimited()` does (its state is a static of the C call site).
+#[cfg(CONFIG_KHUGEPAGED_RS)]
+pub fn report_min_free_raised(from: i32, to: u64) {
+    // SAFETY: Prints two integers; callable from any context that may print.
+    unsafe { bindings::khugepaged_rs_min_free_raised(from, to.try_into().unwrap_or(!0)) }
+}
+
 /// Recomputes `min_free_kbytes` from the memory size (`calculate_min_free_kbytes()`).
 pub fn calculate_min_free_kbytes() {
     // SAFETY: Always safe to call from process context.

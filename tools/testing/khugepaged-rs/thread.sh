@@ -11,11 +11,12 @@
 #     shmem_enabled is always/within_size/advise, or inherit while the
 #     global shmem_enabled is not never,
 # that it is not restarted when the mode changes between two "on" values,
-# and that it runs at nice 19.  All THP settings are restored at the end.
+# that it runs at nice 19, and that the message raising min_free_kbytes for
+# THP is rate-limited as 7.3's (10 in 5 s).  All THP settings are restored at the end.
 # Must run as root.  Output is kselftest TAP; exit 0 only if nothing failed.
 
 THP=/sys/kernel/mm/transparent_hugepage
-PLAN=15
+PLAN=16
 
 echo "TAP version 13"
 if [ ! -f $THP/enabled ]; then
@@ -260,7 +261,27 @@ else
 	done
 fi
 
-# 15: everything back as it was, and the thread with it.
+# 15: 7.3 rate-limits the message of set_recommended_min_free_kbytes(),
+# which it prints when THP raises a min_free_kbytes the user set.  Each
+# never -> madvise raises it again from the default never sets.
+setm $THP/enabled never
+min_free=$(cat /proc/sys/vm/min_free_kbytes)
+echo 1024 > /proc/sys/vm/min_free_kbytes
+before=$(dmesg | grep -c "raising min_free_kbytes")
+i=0
+while [ $i -lt 15 ]; do
+	echo madvise > $THP/enabled
+	echo never > $THP/enabled
+	i=$((i + 1))
+done
+raised=$(($(dmesg | grep -c "raising min_free_kbytes") - before))
+echo "$min_free" > /proc/sys/vm/min_free_kbytes
+msg=
+[ "$raised" -ge 1 ] && [ "$raised" -le 10 ] ||
+	msg="15 raises logged $raised messages, expected 1 to 10"
+report "$msg" "raising min_free_kbytes for THP is logged rate-limited"
+
+# 16: everything back as it was, and the thread with it.
 restore
 msg=
 for fm in $saved; do
