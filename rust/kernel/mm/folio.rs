@@ -7,7 +7,7 @@
 //! [`include/linux/page-flags.h`](srctree/include/linux/page-flags.h).
 
 use crate::{
-    alloc::{Flags, KVec},
+    alloc::{Flags, KVVec, KVec},
     bindings,
     error::{code::ENOMEM, Result},
     mm::MmWithUser,
@@ -215,7 +215,8 @@ pub enum IsolateError {
 
 /// The folios a collapse has locked and taken off the LRU, with the page-table slots whose
 /// folio is among them. Preallocated once for a page table of `capacity` PTEs, so that
-/// isolating under a page-table lock never allocates.
+/// isolating under a page-table lock never allocates; the folio array may fall back to
+/// vmalloc (a pointer per PTE is 64 KiB with 64K pages, an order-4 kmalloc).
 ///
 /// # Invariants
 ///
@@ -224,7 +225,7 @@ pub enum IsolateError {
 /// `NR_ISOLATED_*` count was raised by its size. `slots` has one bit per PTE of the largest
 /// table (`capacity`), set for PTEs whose folio is in `folios`.
 pub struct IsolatedFolios {
-    folios: KVec<NonNull<bindings::folio>>,
+    folios: KVVec<NonNull<bindings::folio>>,
     slots: KVec<u64>,
     capacity: usize,
 }
@@ -241,7 +242,7 @@ impl IsolatedFolios {
             slots.push(0, flags)?;
         }
         Ok(Self {
-            folios: KVec::with_capacity(capacity, flags)?,
+            folios: KVVec::with_capacity(capacity, flags)?,
             slots,
             capacity,
         })
