@@ -45,7 +45,11 @@ use kernel::{
     new_condvar, new_mutex, new_spinlock,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
-    sync::{aref::ARef, atomic::Relaxed, Arc, CondVar, Mutex, SetOnce, SpinLock},
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Arc, CondVar, Mutex, SetOnce, SpinLock,
+    },
     time::msecs_to_jiffies,
 };
 
@@ -70,7 +74,7 @@ struct Daemon {
     wait: CondVar,
     /// The registered mms, by address; each entry holds an `mmgrab()` reference.
     #[pin]
-    slots: SpinLock<RBTree<usize, ARef<Mm>>>,
+    slots: SpinLock<RBTree<usize, Slot>>,
     /// The collapse hints (C has none).
     #[pin]
     hints: SpinLock<Queue>,
@@ -81,11 +85,23 @@ struct Daemon {
     knobs: Mutex<()>,
 }
 
-/// Where the round-robin walk stands: the mm being scanned (its key) and the next address in
-/// it; and how much of a wake-up hints may take. Only the thread uses it
+/// A registered mm (C: `struct mm_slot`).
+struct Slot {
+    mm: ARef<Mm>,
+    /// When it registered: an mm that exits and a new one at the same address, hence with
+    /// the same key, are told apart by this.
+    seq: u64,
+}
+
+/// Registrations so far, for [`Slot::seq`].
+static REGISTRATIONS: Atomic<u64> = Atomic::new(0);
+
+/// Where the round-robin walk stands: the mm being scanned (its key and registration) and
+/// the next address in it; and how much of a wake-up hints may take. Only the thread uses it
 /// (C: `khugepaged_scan`).
 struct Cursor {
     key: Option<usize>,
+    seq: u64,
     address: usize,
     budget: HintBudget,
     /// [`hints::starts`] when `budget` was set up.
@@ -126,6 +142,7 @@ impl Daemon {
         };
         let mut cursor = Cursor {
             key: None,
+            seq: 0,
             address: 0,
             budget: HintBudget::new(),
             budget_start: hints::starts(),
@@ -268,7 +285,7 @@ impl Daemon {
         hint: &Hint,
         budget: &mut HintBudget,
     ) -> ScanResult {
-        let mm = self.slots.lock().get(&hint.mm).cloned();
+        let mm = self.slots.lock().get(&hint.mm).map(|s| s.mm.clone());
         let progress_prev = cc.progress;
         let mut result = ScanResult::Fail;
         let mut stale = true;
@@ -316,7 +333,7 @@ impl Daemon {
     ) -> ScanResult {
         let progress_prev = cc.progress;
         let mut result = ScanResult::Fail;
-        let (key, mm) = {
+        let (key, seq, mm) = {
             let slots = self.slots.lock();
             let found = match cursor.key {
                 Some(k) => slots.cursor_lower_bound(&k),
@@ -324,8 +341,8 @@ impl Daemon {
             };
             match found {
                 Some(c) => {
-                    let (k, mm) = c.current();
-                    (*k, mm.clone())
+                    let (k, slot) = c.current();
+                    (*k, slot.seq, slot.mm.clone())
                 }
                 None => {
                     // The mm we were in went away and was the last: the pass is over.
@@ -335,8 +352,11 @@ impl Daemon {
                 }
             }
         };
-        if cursor.key != Some(key) {
+        // A new mm, maybe at the address of one that exited while the walk was in it (7.3
+        // moves its cursor off a slot it frees): start it from its first address.
+        if cursor.key != Some(key) || cursor.seq != seq {
             cursor.key = Some(key);
+            cursor.seq = seq;
             cursor.address = 0;
         }
         let mut done = true;
@@ -617,7 +637,11 @@ pub(crate) fn enter(mm: &Mm) {
     let key = mm.as_raw() as usize;
     // Allocate before the flag, as C does: a failed allocation leaves the mm unregistered,
     // and a later VMA tries again.
-    let Ok(node) = RBTreeNode::new(key, ARef::from(mm), GFP_KERNEL) else {
+    let slot = Slot {
+        mm: ARef::from(mm),
+        seq: REGISTRATIONS.fetch_add(1, Relaxed),
+    };
+    let Ok(node) = RBTreeNode::new(key, slot, GFP_KERNEL) else {
         return;
     };
     if mm.test_and_set_flag(MmFlag::VmHugepage) {
