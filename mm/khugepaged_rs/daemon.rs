@@ -407,8 +407,15 @@ pub(crate) fn collapse_possible_orders(
     flags: kernel::mm::virt::vm_flags_t,
     tva: TvaType,
 ) -> usize {
+    let orders = candidate_orders(tva, vma.is_anonymous());
+    thp::vma_allowable_orders(vma, flags, tva, orders)
+}
+
+/// The orders a collapse of `tva`'s kind could produce in an anonymous VMA or another one,
+/// before the VMA's and the sysfs settings filter them.
+pub(crate) fn candidate_orders(tva: TvaType, anonymous: bool) -> usize {
     let pmd_order = thp::pmd_order();
-    let orders = if tva == TvaType::Khugepaged && vma.is_anonymous() {
+    if tva == TvaType::Khugepaged && anonymous {
         // THP_ORDERS_ALL_ANON: every order up to the PMD's but 0 and 1.
         1usize
             .checked_shl(pmd_order.saturating_add(1))
@@ -416,8 +423,7 @@ pub(crate) fn collapse_possible_orders(
             & !0b11
     } else {
         1usize.checked_shl(pmd_order).unwrap_or(0)
-    };
-    thp::vma_allowable_orders(vma, flags, tva, orders)
+    }
 }
 
 /// Whether khugepaged could collapse anything in `vma` (C: `collapse_possible()`).

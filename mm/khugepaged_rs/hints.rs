@@ -37,8 +37,7 @@ use kernel::{
     alloc::KVVec,
     mm::{
         collapse::{self as mm_collapse, MmFlag},
-        thp::{self, TvaType},
-        virt::VmaRef,
+        thp::{self, RmapVma, TvaType},
         Mm,
     },
     page::PAGE_SHIFT,
@@ -290,7 +289,7 @@ fn count(outcome: AddOutcome, source: Source) -> bool {
 /// anonymous, and not all at the largest order khugepaged could collapse it to already;
 /// served once seen in enough passes.
 pub(crate) fn add_young(
-    vma: &VmaRef,
+    vma: &RmapVma,
     addr: usize,
     young: u32,
     scanned: u32,
@@ -304,7 +303,11 @@ pub(crate) fn add_young(
     let Some(share) = hint_heat::young_share(young, scanned) else {
         return false;
     };
-    let orders = daemon::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged);
+    let orders = vma.allowable_orders(
+        vma.flags(),
+        TvaType::Khugepaged,
+        daemon::candidate_orders(TvaType::Khugepaged, true),
+    );
     let Some(top) = usize::BITS
         .checked_sub(orders.leading_zeros())
         .and_then(|n| n.checked_sub(1))

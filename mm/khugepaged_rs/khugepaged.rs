@@ -24,7 +24,7 @@ use kernel::{
     ffi::{c_int, c_uint, c_ulong},
     mm::{
         collapse::MmFlag,
-        thp::TvaType,
+        thp::{RmapVma, TvaType},
         virt::{vm_flags_t, VmaRef},
         Mm, MmWithUser,
     },
@@ -171,10 +171,10 @@ pub unsafe extern "C" fn __khugepaged_add_young_hint(
     seq: c_ulong,
     source: c_uint,
 ) -> bool {
-    // SAFETY: The VMA stays valid for the call (see above). `VmaRef` asks for the mmap or
-    // VMA lock; under the rmap lock alone its flags may change under us, which only makes
-    // the hint stale, and a hint is re-checked under the mmap lock when served.
-    let vma = unsafe { VmaRef::from_raw(vma) };
+    // SAFETY: The VMA stays valid for the call, under the mmap read lock or the rmap lock
+    // (see above), which is what `RmapVma` asks; a VMA changing meanwhile only makes the
+    // hint stale, and a hint is re-checked under the mmap lock when served.
+    let vma = unsafe { RmapVma::from_raw(vma) };
     let source = hints::Source::from_raw(source);
     hints::add_young(vma, address, young, scanned, min_order, seq, source)
 }

@@ -127,3 +127,72 @@ pub fn vma_allowable_orders(
     // what `thp_vma_allowable_orders()` needs.
     unsafe { bindings::thp_vma_allowable_orders(vma.as_ptr(), vm_flags, tva as u32, orders) }
 }
+
+/// A VMA that an rmap walk met, as MGLRU's look-around does under its folio's rmap lock
+/// and page-table lock, or that a page-table walk holds under the mmap read lock. Either
+/// keeps the `vm_area_struct` and its `mm_struct` allocated, but not the VMA's flags
+/// still (`mprotect()` changes them under the mmap write lock alone), nor the mm's users:
+/// its process may be exiting. So each field is read once, as `READ_ONCE()` would, and
+/// the mm is only an [`Mm`](crate::mm::Mm).
+///
+/// # Invariants
+///
+/// The VMA is valid, and one of the locks above is held, for the lifetime of the reference.
+#[repr(transparent)]
+pub struct RmapVma(crate::types::Opaque<bindings::vm_area_struct>);
+
+impl RmapVma {
+    /// Views `vma` for the lifetime `'a`.
+    ///
+    /// # Safety
+    ///
+    /// `vma` is valid, and for all of `'a` the caller holds its mm's mmap or VMA lock, or
+    /// the rmap lock (the anon_vma's or the mapping's) through which it found the VMA.
+    pub unsafe fn from_raw<'a>(vma: *const bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: By the caller's promise; `RmapVma` is a transparent wrapper.
+        unsafe { &*vma.cast() }
+    }
+
+    fn as_ptr(&self) -> *mut bindings::vm_area_struct {
+        self.0.get()
+    }
+
+    /// The VMA's flags, as one load: they may change at any time under this view.
+    #[inline]
+    pub fn flags(&self) -> crate::mm::virt::vm_flags_t {
+        // SAFETY: The VMA is valid (type invariant); a volatile load of an aligned word
+        // reads some value the field held, as `READ_ONCE()` does.
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_ptr()).__bindgen_anon_2.vm_flags) }
+    }
+
+    /// Whether the VMA is anonymous (C: `vma_is_anonymous()`, no `vm_ops`).
+    #[inline]
+    pub fn is_anonymous(&self) -> bool {
+        // SAFETY: As in `flags()`.
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_ptr()).vm_ops).is_null() }
+    }
+
+    /// The VMA's mm, which stays allocated as long as the VMA does; it may have no users
+    /// left.
+    #[inline]
+    pub fn mm(&self) -> &crate::mm::Mm {
+        // SAFETY: `vm_mm` is set when the VMA is created and never changes; the mm outlives
+        // its VMAs, so it is valid for the lifetime of `&self`.
+        unsafe { crate::mm::Mm::from_raw((*self.as_ptr()).vm_mm) }
+    }
+
+    /// The subset of `orders` this VMA may use as THPs, judged with `vm_flags` in place of
+    /// its own flags (`thp_vma_allowable_orders()`): a hint, since the VMA may change
+    /// under this view.
+    pub fn allowable_orders(
+        &self,
+        vm_flags: crate::mm::virt::vm_flags_t,
+        tva: TvaType,
+        orders: usize,
+    ) -> usize {
+        // SAFETY: The VMA is valid (type invariant). `thp_vma_allowable_orders()` reads its
+        // fields and its mm's flags, each of which some lock above keeps from being freed;
+        // a field changing meanwhile only makes the answer stale, which callers accept.
+        unsafe { bindings::thp_vma_allowable_orders(self.as_ptr(), vm_flags, tva as u32, orders) }
+    }
+}
