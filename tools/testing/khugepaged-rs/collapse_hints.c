@@ -531,20 +531,6 @@ static bool test_stale_hints(void)
 	return ok;
 }
 
-static unsigned long vmstat(const char *name)
-{
-	static char buf[65536];
-	size_t n = strlen(name);
-	char *p;
-
-	if (read_file("/proc/vmstat", buf, sizeof(buf)))
-		return (unsigned long)-1;
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, name, n) && p[n] == ' ')
-			return strtoul(p + n + 1, NULL, 10);
-	return (unsigned long)-1;
-}
-
 static bool test_swap_gate(void)
 {
 	size_t out = pmd_size / 8 * 5;

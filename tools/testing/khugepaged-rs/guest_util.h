@@ -26,6 +26,8 @@ int write_file(const char *path, const char *s);
  * of nothing to the trace file leaves it as it was.
  */
 int clear_trace(void);
+/* A /proc/vmstat counter, or (unsigned long)-1 if it cannot be read. */
+unsigned long vmstat(const char *name);
 /* The khugepaged thread's pid, or 0 if it does not run. */
 pid_t khugepaged_pid(void);
 /*

@@ -193,6 +193,21 @@ static void report(const char *name, double value, const char *unit)
 enum kind { HOT, COLD, IDLE };
 
 /*
+ * One round of a hot loop: every page of [p, p + len) touched, the cached
+ * translations dropped first once a second (see the top of the file).
+ */
+static void touch_hot(char *p, size_t len, double *next_flush)
+{
+	if (now() >= *next_flush) {
+		drop_translations(p, len);
+		*next_flush = now() + 1;
+	}
+	for (size_t i = 0; i < len; i += page_size)
+		p[i]++;
+	usleep(1000);
+}
+
+/*
  * A child that maps len bytes, faults them in (small pages: THP is off
  * meanwhile), marks them MADV_HUGEPAGE and then: HOT touches every page in
  * a loop, COLD had MADV_FREEd them first and sleeps, IDLE sleeps.
@@ -221,17 +236,10 @@ static pid_t spawn(size_t len, enum kind kind, char **addr_out)
 		if (write(fds[1], &r.p, sizeof(r.p)) != sizeof(r.p))
 			_exit(1);
 		for (;;) {
-			if (kind != HOT) {
+			if (kind != HOT)
 				pause();
-				continue;
-			}
-			if (now() >= next_flush) {
-				drop_translations(r.p, len);
-				next_flush = now() + 1;
-			}
-			for (i = 0; i < len; i += page_size)
-				r.p[i]++;
-			usleep(1000);
+			else
+				touch_hot(r.p, len, &next_flush);
 		}
 	}
 	close(fds[1]);
@@ -353,13 +361,7 @@ static pid_t spawn_one_mm(size_t cold_len, size_t hot_len, double touch_again, p
 					cold[i]++;
 				touch_again = 0;
 			}
-			if (now() >= next_flush) {
-				drop_translations(hot, hot_len);
-				next_flush = now() + 1;
-			}
-			for (i = 0; i < hot_len; i += page_size)
-				hot[i]++;
-			usleep(1000);
+			touch_hot(hot, hot_len, &next_flush);
 		}
 	}
 	close(fds[1]);
