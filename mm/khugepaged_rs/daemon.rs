@@ -18,8 +18,8 @@
 //! runs in a worker, never in this nice-19 thread (7.3 holds no user reference at all).
 //!
 //! Each wake-up first serves collapse hints ([`hints`]), highest priority first, with the
-//! share of `pages_to_scan` their recent success earns them ([`HintBudget`]), then goes on
-//! with the round-robin walk where it left off.
+//! share of `pages_to_scan` their recent success earns them ([`hints::budget_limit`]),
+//! then goes on with the round-robin walk where it left off.
 //!
 //! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::knobs`, then
 //! `cpus_read_lock()` (a static key), then `Daemon::hints`; `Daemon::slots` and
@@ -30,7 +30,7 @@ use crate::{
     collapse::{self, CollapseControl},
     hints::{self, Queue},
     min_free,
-    policy::{hint_budget::HintBudget, hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
+    policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
     scan, settings,
 };
 use kernel::{
@@ -97,15 +97,11 @@ struct Slot {
 static REGISTRATIONS: Atomic<u64> = Atomic::new(0);
 
 /// Where the round-robin walk stands: the mm being scanned (its key and registration) and
-/// the next address in it; and how much of a wake-up hints may take. Only the thread uses it
-/// (C: `khugepaged_scan`).
+/// the next address in it. Only the thread uses it (C: `khugepaged_scan`).
 struct Cursor {
     key: Option<usize>,
     seq: u64,
     address: usize,
-    budget: HintBudget,
-    /// [`hints::starts`] when `budget` was set up.
-    budget_start: u32,
 }
 
 /// Set once by [`init`]; the THP code calls into this file only after that, except for
@@ -144,10 +140,7 @@ impl Daemon {
             key: None,
             seq: 0,
             address: 0,
-            budget: HintBudget::new(),
-            budget_start: hints::starts(),
         };
-        hints::budget_changed(&cursor.budget);
         while !kthread::should_stop() && !self.wake.lock().stop {
             self.do_scan(&mut cc, &mut cursor);
             self.wait_work();
@@ -223,12 +216,7 @@ impl Daemon {
         let mut may_wait = true;
         kernel::mm::collapse::lru_add_drain_all();
         cc.progress = 0;
-        if cursor.budget_start != hints::starts() {
-            cursor.budget_start = hints::starts();
-            cursor.budget = HintBudget::new();
-            hints::budget_changed(&cursor.budget);
-        }
-        let hint_budget = cursor.budget.limit(progress_max);
+        let hint_budget = hints::budget_limit(progress_max);
         while cc.progress < hint_budget {
             kthread::cond_resched();
             if kthread::should_stop() {
@@ -237,7 +225,7 @@ impl Daemon {
             let Some(hint) = hints::next() else {
                 break;
             };
-            if self.serve_hint(cc, &hint, &mut cursor.budget) == ScanResult::AllocHugePageFail {
+            if self.serve_hint(cc, &hint) == ScanResult::AllocHugePageFail {
                 if !may_wait {
                     return;
                 }
@@ -277,14 +265,10 @@ impl Daemon {
     /// must still be registered and have users, the range must lie in a VMA khugepaged may
     /// collapse, and the scan and collapse re-check everything under their locks.
     ///
-    /// A hint whose range was scanned counts for `budget`, collapsed or not; one that could
-    /// not be (mm gone, lock contended) or whose huge page could not be allocated does not.
-    fn serve_hint(
-        &self,
-        cc: &mut CollapseControl,
-        hint: &Hint,
-        budget: &mut HintBudget,
-    ) -> ScanResult {
+    /// A hint whose range was scanned counts for the hints' budget, collapsed or not; one
+    /// that could not be (mm gone, lock contended) or whose huge page could not be
+    /// allocated does not.
+    fn serve_hint(&self, cc: &mut CollapseControl, hint: &Hint) -> ScanResult {
         let mm = self.slots.lock().get(&hint.mm).map(|s| s.mm.clone());
         let progress_prev = cc.progress;
         let mut result = ScanResult::Fail;
@@ -315,8 +299,7 @@ impl Daemon {
         }
         let collapsed = result == ScanResult::Succeed;
         if !stale && result != ScanResult::AllocHugePageFail && result != ScanResult::Fail {
-            budget.record(collapsed);
-            hints::budget_changed(budget);
+            hints::record_served(collapsed);
         }
         hints::served(hint, result as i32, collapsed, stale);
         result

@@ -96,8 +96,9 @@ impl Source {
 /// Whether hints are taken and served (`khugepaged/hints`).
 static ENABLED: Atomic<bool> = Atomic::new(false);
 
-/// Bumped each time hints are turned on: the thread then starts its budget over.
-static STARTS: Atomic<u32> = Atomic::new(0);
+/// The hints' share of each wake-up ([`HintBudget::to_raw`]): updated by the thread as it
+/// serves hints, started over when hints are turned on.
+static BUDGET: Atomic<u32> = Atomic::new(HintBudget::new().to_raw());
 
 /// The counters of `khugepaged/hint_stats`. The queue counts too, but it is replaced when
 /// the capacity changes; these last for the boot.
@@ -114,8 +115,6 @@ struct Stats {
     stale: Atomic<u64>,
     collapsed_hint: [Atomic<u64>; 3],
     collapsed_scan: Atomic<u64>,
-    /// The hints' budget's success rate, in percent, as the thread last set it.
-    success_percent: Atomic<u32>,
 }
 
 static STATS: Stats = Stats {
@@ -130,7 +129,6 @@ static STATS: Stats = Stats {
     stale: Atomic::new(0),
     collapsed_hint: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
     collapsed_scan: Atomic::new(0),
-    success_percent: Atomic::new(50),
 };
 
 /// The clock's zero: hints keep their times as 32-bit milliseconds since then.
@@ -181,14 +179,22 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Relaxed)
 }
 
-/// How many times hints were turned on: what came before says nothing of the new hints.
-pub(crate) fn starts() -> u32 {
-    STARTS.load(Relaxed)
+/// How many PTEs of a wake-up's `pages_to_scan` hints may take.
+pub(crate) fn budget_limit(pages_to_scan: u32) -> u32 {
+    HintBudget::from_raw(BUDGET.load(Relaxed)).limit(pages_to_scan)
+}
+
+/// Takes in what serving a hint whose range was scanned did: whether it collapsed. Only the
+/// thread calls this; a racing restart by [`set_enabled`] may be lost, which costs nothing.
+pub(crate) fn record_served(collapsed: bool) {
+    let mut budget = HintBudget::from_raw(BUDGET.load(Relaxed));
+    budget.record(collapsed);
+    BUDGET.store(budget.to_raw(), Relaxed);
 }
 
 /// `khugepaged/hints`: on or off. Turning them off drops every queued hint (counted as
-/// removed); turning them on starts the budget over ([`starts`]). May sleep (the feeders'
-/// static key).
+/// removed); turning them on starts the budget over: what came before says nothing of the
+/// new hints. May sleep (the feeders' static key).
 ///
 /// The flag and the static key change together under `Daemon::knobs`: two writers
 /// racing could otherwise leave the flag on and the feeders off, for good, since a write
@@ -203,7 +209,7 @@ fn set_enabled_locked(on: bool) {
         return;
     }
     if on {
-        STARTS.fetch_add(1, Relaxed);
+        BUDGET.store(HintBudget::new().to_raw(), Relaxed);
     }
     mm_collapse::hints_key_set(on);
     if !on {
@@ -233,25 +239,36 @@ pub(crate) fn set_capacity(capacity: u32) -> Result {
     Ok(())
 }
 
-/// Queues a hint for the PMD range holding `addr` in `mm`, if hints are on and `mm` is
-/// registered with khugepaged. Never allocates or sleeps.
-pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
+/// Runs `f` on the queue with `mm`'s key, if hints are on and `mm` is registered with
+/// khugepaged; `None` otherwise. Never allocates or sleeps.
+fn with_registered<R>(mm: &Mm, f: impl FnOnce(&mut Queue, usize) -> R) -> Option<R> {
     // Most mms a reclaim walk meets are not registered: keep them off the queue's lock.
     if !enabled() || !mm.test_flag(MmFlag::VmHugepage) {
-        return false;
+        return None;
     }
     // CAST: The mm's address is the hint's key; it is never turned back into a pointer.
     let key = mm.as_raw() as usize;
     // The registration flag is tested under the queue's lock: `__khugepaged_exit()` clears
     // it before it takes the lock to drop the mm's hints, so no hint of an exited mm stays.
-    let outcome = daemon::with_queue(|q| {
-        if !mm.test_flag(MmFlag::VmHugepage) {
-            return None;
-        }
-        Some(q.add_tagged(key, addr, prio, source as u8))
-    })
-    .flatten();
-    outcome.is_some_and(|o| count(o, source))
+    daemon::with_queue(|q| mm.test_flag(MmFlag::VmHugepage).then(|| f(q, key))).flatten()
+}
+
+/// Runs `f` on `q`, adding the hints it found gone cold to `hint_stats` (the queue's own
+/// counters go with it when the capacity changes).
+fn counting_expired<R>(q: &mut Queue, f: impl FnOnce(&mut Queue) -> R) -> R {
+    let before = q.counters().expired;
+    let r = f(q);
+    STATS
+        .expired
+        .fetch_add(q.counters().expired.wrapping_sub(before), Relaxed);
+    r
+}
+
+/// Queues a hint for the PMD range holding `addr` in `mm`, if hints are on and `mm` is
+/// registered with khugepaged. Never allocates or sleeps.
+pub(crate) fn add(mm: &Mm, addr: usize, prio: u8, source: Source) -> bool {
+    with_registered(mm, |q, key| q.add_tagged(key, addr, prio, source as u8))
+        .is_some_and(|o| count(o, source))
 }
 
 /// Counts what an add did; returns whether the hint is queued.
@@ -317,36 +334,22 @@ pub(crate) fn add_young(
     if min_order >= top {
         return false;
     }
-    let mm = vma.mm();
-    if !mm.test_flag(MmFlag::VmHugepage) {
-        return false;
-    }
-    // CAST: As in `add()`; the pass is compared for equality only, truncated.
-    let (key, epoch) = (mm.as_raw() as usize, seq as u32);
+    // CAST: The pass is compared for equality only, truncated.
+    let epoch = seq as u32;
     let sighting = Sighting {
         share,
         young: u16::try_from(young.min(scanned)).unwrap_or(u16::MAX),
         epoch,
         now: now_ms(),
     };
-    let outcome = daemon::with_queue(|q| {
-        // Under the lock, as in `add()`.
-        if !mm.test_flag(MmFlag::VmHugepage) {
-            return None;
-        }
-        let expired = q.counters().expired;
-        let outcome = q.add_young(key, addr, sighting, source as u8);
-        let expired = q.counters().expired.wrapping_sub(expired);
-        Some((outcome, expired))
-    })
-    .flatten();
-    let Some((outcome, expired)) = outcome else {
+    let Some(outcome) = with_registered(vma.mm(), |q, key| {
+        counting_expired(q, |q| q.add_young(key, addr, sighting, source as u8))
+    }) else {
         return false;
     };
     if matches!(outcome, AddOutcome::Raised | AddOutcome::Renewed) {
         inc(&STATS.renewed);
     }
-    STATS.expired.fetch_add(expired, Relaxed);
     count(outcome, source)
 }
 
@@ -365,22 +368,9 @@ pub(crate) fn next() -> Option<Hint> {
         return None;
     }
     let now = now_ms();
-    let (hint, expired) = daemon::with_queue(|q| {
-        let expired = q.counters().expired;
-        let hint = q.serve(now);
-        (hint, q.counters().expired.wrapping_sub(expired))
-    })?;
-    STATS.expired.fetch_add(expired, Relaxed);
-    let hint = hint?;
+    let hint = daemon::with_queue(|q| counting_expired(q, |q| q.serve(now))).flatten()?;
     inc(&STATS.served);
     Some(hint)
-}
-
-/// Publishes the thread's hint budget for `hint_stats`.
-pub(crate) fn budget_changed(budget: &HintBudget) {
-    STATS
-        .success_percent
-        .store(budget.success_percent(), Relaxed);
 }
 
 /// The PTEs an access-bit scan (MGLRU) found young in `hint`'s range when it last saw it,
@@ -446,9 +436,6 @@ pub(crate) fn write_stats(w: &mut impl Write) -> core::fmt::Result {
     writeln!(w, "hints_queued {queued}")?;
     writeln!(w, "hints_held {held}")?;
     writeln!(w, "hint_pass_interval_ms {}", interval.unwrap_or(0))?;
-    writeln!(
-        w,
-        "hint_success_percent {}",
-        STATS.success_percent.load(Relaxed)
-    )
+    let budget = HintBudget::from_raw(BUDGET.load(Relaxed));
+    writeln!(w, "hint_success_percent {}", budget.success_percent())
 }

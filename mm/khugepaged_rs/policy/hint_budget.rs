@@ -61,6 +61,18 @@ impl HintBudget {
         };
     }
 
+    /// The state as one word, to keep in an atomic.
+    pub const fn to_raw(self) -> u32 {
+        self.success
+    }
+
+    /// Back from [`HintBudget::to_raw`]; a value out of range is taken as the nearest.
+    pub fn from_raw(raw: u32) -> Self {
+        HintBudget {
+            success: raw.min(ONE),
+        }
+    }
+
     /// The success rate in percent, for `hint_stats`.
     pub fn success_percent(&self) -> u32 {
         self.success.saturating_mul(100) / ONE

@@ -123,6 +123,16 @@ proptest! {
 }
 
 #[test]
+fn budget_round_trips_through_one_word() {
+    let mut b = HintBudget::new();
+    for c in [true, true, false, true] {
+        b.record(c);
+    }
+    assert_eq!(HintBudget::from_raw(b.to_raw()), b);
+    assert_eq!(HintBudget::from_raw(u32::MAX).success_percent(), 100);
+}
+
+#[test]
 fn budget_reaches_its_bounds() {
     let mut b = HintBudget::new();
     for _ in 0..100 {
