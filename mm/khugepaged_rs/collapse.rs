@@ -440,8 +440,10 @@ fn collapse_locked(
 
     let guard = mm.mmap_read_lock();
     let pmd_id = {
-        revalidate(&guard, cc, pmd_addr, true, order)?;
-        let pmd = guard.find_pmd(pmd_addr).ok_or(ScanResult::NoPteTable)?;
+        let vma = revalidate(&guard, cc, pmd_addr, true, order)?;
+        let pmd = guard
+            .find_pmd(vma, pmd_addr)
+            .ok_or(ScanResult::NoPteTable)?;
         match pmd.state() {
             PmdState::Table => pmd.id(),
             PmdState::NoTable => return Err(ScanResult::NoPteTable),
@@ -484,8 +486,9 @@ fn collapse_locked(
     // Keep page faults, GUP (but GUP-fast) and rmap away from the page table from here on.
     let wguard = mm.mmap_write_lock();
     let vma = revalidate(&wguard, cc, pmd_addr, true, order)?;
-    wguard.vma_start_write(vma);
-    let pmd = wguard.find_pmd(pmd_addr).ok_or(ScanResult::NoPteTable)?;
+    let pmd = wguard
+        .find_pmd(vma, pmd_addr)
+        .ok_or(ScanResult::NoPteTable)?;
     match pmd.state() {
         PmdState::Table => {}
         PmdState::NoTable => return Err(ScanResult::NoPteTable),
@@ -496,8 +499,10 @@ fn collapse_locked(
     }
     let anon_lock = wguard.lock_anon_vma(vma).ok_or(ScanResult::PageAnon)?;
     let uffd = vma.userfaultfd_armed();
+    // The table marks the VMA as being written (page faults under the per-VMA lock back off)
+    // and keeps the anon_vma lock until rmap can no longer miss a mapping.
     let Some(mut table) =
-        DetachedTable::detach(&wguard, vma, pmd, addr, nr, geo.nr, &mut cc.isolated)
+        DetachedTable::detach(&wguard, anon_lock, pmd, addr, nr, &mut cc.isolated)
     else {
         return Err(ScanResult::NoPteTable);
     };
@@ -510,31 +515,22 @@ fn collapse_locked(
         order,
         geo,
     };
-    // On failure `table` is dropped first: the PMD is restored, then the pages released,
-    // then the anon_vma and mmap locks dropped.
+    // On failure `table` is dropped: the PMD is restored, then the pages released, then the
+    // anon_vma lock dropped, and then the mmap lock.
     isolate(&mut table, mm, &limits)?;
     table.unlock();
+    // A PMD-sized range has every page isolated and locked now: rmap cannot reach them, so
+    // the copy need not hold the anon_vma lock. Below PMD size the table keeps it until the
+    // table is back, for rmap walks of the neighbouring folios.
     if is_pmd {
-        // Every page is isolated and locked: rmap cannot reach them any more.
-        drop(anon_lock);
-        let copied = copy(&table, folio)?;
-        table.commit_pmd(copied).map_err(|_| ScanResult::Fail)
-    } else {
-        // The whole table is out but only part of it isolated: keep rmap walks of the
-        // neighbouring folios away until the table is back.
-        let copied = copy(&table, folio)?;
-        let done = table.commit_ptes(copied).map_err(|_| ScanResult::Fail);
-        drop(anon_lock);
-        done
+        table.release_anon_vma();
     }
-}
-
-fn copy(table: &DetachedTable<'_>, folio: NewFolio) -> Result<collapse::CopiedFolio, ScanResult> {
     match table.copy_into(folio) {
-        Ok(copied) => Ok(copied),
-        Err((CopyError::MachineCheck, _folio)) => Err(ScanResult::CopyMc),
-        Err((CopyError::Mismatch, _folio)) => Err(ScanResult::Fail),
+        Ok(()) => {}
+        Err((CopyError::MachineCheck, _folio)) => return Err(ScanResult::CopyMc),
+        Err((CopyError::Mismatch, _folio)) => return Err(ScanResult::Fail),
     }
+    table.commit().map_err(|_| ScanResult::Fail)
 }
 
 /// What the order selector plans from: the bitmaps of the range just scanned and the limits.

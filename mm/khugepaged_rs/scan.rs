@@ -84,7 +84,7 @@ fn scan_ptes(
     let max_shared = max_ptes_shared(cc.is_khugepaged, geo, geo.order);
     let max_swap = max_ptes_swap(cc.is_khugepaged);
     let mut max_none = max_ptes_none(cc.is_khugepaged, stats.uffd_armed, geo, geo.order);
-    let Some(pmd) = guard.find_pmd(addr) else {
+    let Some(pmd) = guard.find_pmd(vma, addr) else {
         cc.tick(1);
         return ScanResult::NoPteTable;
     };
@@ -104,7 +104,7 @@ fn scan_ptes(
     if stats.enabled_orders != 1usize.checked_shl(geo.order).unwrap_or(0) {
         max_none = u32::try_from(geo.nr.saturating_sub(1)).unwrap_or(u32::MAX);
     }
-    let Some(ptes) = pmd.lock_ptes(addr, geo.nr) else {
+    let Some(ptes) = pmd.lock_ptes(addr) else {
         cc.tick(1);
         return ScanResult::NoPteTable;
     };
@@ -115,7 +115,7 @@ fn scan_ptes(
         keeps_lazyfree: !cc.is_khugepaged || vma.is_droppable(),
     };
     // Progress is charged per PTE looked at, as in 7.3, once for the whole walk.
-    let (result, looked) = walk_ptes(cc, guard, vma, &ptes, addr, &limits, stats);
+    let (result, looked) = walk_ptes(cc, guard, &ptes, addr, &limits, stats);
     cc.tick(looked);
     if result != ScanResult::Succeed {
         return result;
@@ -147,7 +147,6 @@ struct Limits {
 fn walk_ptes(
     cc: &mut CollapseControl,
     guard: &MmapReadGuard<'_>,
-    vma: &VmaRef,
     ptes: &PteTable<'_>,
     addr: usize,
     limits: &Limits,
@@ -194,7 +193,7 @@ fn walk_ptes(
         if pte.is_uffd() {
             return (ScanResult::PteUffd, i + 1);
         }
-        let Some((folio, run)) = ptes.folio_run(vma, i) else {
+        let Some((folio, run)) = ptes.folio_run(i) else {
             return (ScanResult::PageNull, i + 1);
         };
         let fail = |stats: &mut ScanStats, result| {

@@ -48,6 +48,8 @@ __rust_helper void rust_helper_add_mm_counter(struct mm_struct *mm, int member, 
 
 /* PMDs and PTEs */
 __rust_helper pmd_t *rust_helper_mm_find_pmd(struct mm_struct *mm, unsigned long address) { return mm_find_pmd(mm, address); }
+__rust_helper unsigned long rust_helper_ptrs_per_pte(void) { return PTRS_PER_PTE; }
+__rust_helper pmd_t rust_helper_pmdp_get(pmd_t *pmdp) { return pmdp_get(pmdp); }
 __rust_helper pmd_t rust_helper_pmdp_get_lockless(pmd_t *pmdp) { return pmdp_get_lockless(pmdp); }
 __rust_helper bool rust_helper_pmd_none(pmd_t pmd) { return pmd_none(pmd); }
 __rust_helper bool rust_helper_pmd_present(pmd_t pmd) { return pmd_present(pmd); }

@@ -101,9 +101,10 @@ impl<T: KobjAttributeOps> KobjAttribute<T> {
     }
 
     /// Returns the `struct attribute` to list in an [`AttributeList`].
-    pub const fn as_attribute(&'static self) -> *mut bindings::attribute {
-        // `attr` is the first member of `struct kobj_attribute`.
-        self.0.get().cast()
+    pub const fn as_attribute(&'static self) -> Attribute {
+        // INVARIANT: `attr` is the first member of `struct kobj_attribute`, which is static
+        // and built by `new()`.
+        Attribute(self.0.get().cast())
     }
 
     /// # Safety
@@ -143,10 +144,24 @@ impl<T: KobjAttributeOps> KobjAttribute<T> {
     }
 }
 
+/// The `struct attribute` of a static [`KobjAttribute`], as sysfs lists it.
+///
+/// # Invariants
+///
+/// Points to the `struct attribute` of a [`KobjAttribute`] that lives forever.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct Attribute(*mut bindings::attribute);
+
 /// A NULL-terminated array of `N` attributes, for an [`AttributeGroup`].
+///
+/// # Invariants
+///
+/// `attrs` holds `N` [`Attribute`]s (never NULL) and `end` is NULL, laid out as the array
+/// `struct attribute_group::attrs` points to.
 #[repr(C)]
 pub struct AttributeList<const N: usize> {
-    attrs: [*mut bindings::attribute; N],
+    attrs: [Attribute; N],
     end: *mut bindings::attribute,
 }
 
@@ -154,8 +169,10 @@ pub struct AttributeList<const N: usize> {
 unsafe impl<const N: usize> Sync for AttributeList<N> {}
 
 impl<const N: usize> AttributeList<N> {
-    /// Builds the list from pointers returned by [`KobjAttribute::as_attribute`].
-    pub const fn new(attrs: [*mut bindings::attribute; N]) -> Self {
+    /// Builds the list from [`KobjAttribute::as_attribute`]s.
+    pub const fn new(attrs: [Attribute; N]) -> Self {
+        // INVARIANT: `Attribute` is a transparent non-NULL attribute pointer, and `repr(C)`
+        // puts `end` right after the array.
         Self {
             attrs,
             end: core::ptr::null_mut(),

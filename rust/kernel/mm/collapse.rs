@@ -18,7 +18,7 @@ use crate::{
     bindings,
     mm::{
         folio::{Folio, IsolateError, IsolatedFolios, NewFolio},
-        pgtable::{MmapLocked, Pmd, Pte},
+        pgtable::{ptes_per_table, ptes_to_pmd_end, MmapLocked, Pmd, PmdState, Pte},
         virt::VmaRef,
         Mm, MmWithUser, MmapReadGuard,
     },
@@ -76,9 +76,10 @@ impl MmapWriteGuard<'_> {
         true
     }
 
-    /// Takes the write lock of `vma`'s anon_vma, if it has one.
+    /// Marks `vma` as being written ([`MmapWriteGuard::vma_start_write`]: first, as the lock
+    /// order wants) and takes the write lock of its anon_vma, if it has one.
     pub fn lock_anon_vma<'b>(&'b self, vma: &'b VmaRef) -> Option<AnonVmaWriteGuard<'b>> {
-        if !core::ptr::eq(vma.mm().as_raw(), self.mm.as_raw()) {
+        if !self.vma_start_write(vma) {
             return None;
         }
         // SAFETY: The VMA is valid under our mmap lock; its anon_vma cannot change while we
@@ -106,10 +107,20 @@ impl Drop for MmapWriteGuard<'_> {
 /// # Invariants
 ///
 /// The current task holds `anon_vma`'s (root) rwsem for writing until drop, and the anon_vma
-/// outlives the guard (its VMA is pinned by the mmap write lock the guard borrows).
+/// outlives the guard (its VMA is pinned by the mmap write lock the guard borrows). That VMA
+/// is marked as being written (`vma_start_write()`), so no page fault runs in it.
 pub struct AnonVmaWriteGuard<'a> {
     anon_vma: NonNull<bindings::anon_vma>,
     _lock: PhantomData<&'a MmapWriteGuard<'a>>,
+}
+
+impl AnonVmaWriteGuard<'_> {
+    /// Whether this is the lock of `vma`'s anon_vma.
+    fn locks(&self, vma: &VmaRef) -> bool {
+        // SAFETY: The VMA is valid (`VmaRef` invariant); its anon_vma cannot change under the
+        // mmap write lock the guard borrows.
+        core::ptr::eq(unsafe { (*vma.as_ptr()).anon_vma }, self.anon_vma.as_ptr())
+    }
 }
 
 impl Drop for AnonVmaWriteGuard<'_> {
@@ -306,7 +317,8 @@ const VM_FAULT_ERROR: u32 = bindings::vm_fault_reason_VM_FAULT_OOM
 
 /// Brings every swapped-out page of the `nr` PTEs from `start` back in, as page faults would,
 /// in the anonymous VMA at `start` (C's `__collapse_huge_page_swapin()`). With `allow` false,
-/// stops at the first swap entry instead.
+/// stops at the first swap entry instead. The range must lie in the VMA and in one page
+/// table ([`SwapinError::NoTable`] otherwise).
 ///
 /// On success the mmap read lock is still held and the count of pages swapped in comes back
 /// with it; on failure the lock has been released.
@@ -317,8 +329,21 @@ pub fn swap_in<'a>(
     allow: bool,
 ) -> Result<(MmapReadGuard<'a>, u32), (SwapinError, u32)> {
     let mm = guard.mm().as_raw();
+    let in_vma = |vma: &VmaRef| {
+        let end = nr
+            .checked_mul(PAGE_SIZE)
+            .and_then(|len| start.checked_add(len));
+        end.is_some_and(|end| end <= vma.end())
+    };
     let vma = match guard.vma_lookup(start) {
-        Some(vma) if vma.is_anonymous() => vma.as_ptr(),
+        Some(vma)
+            if vma.is_anonymous()
+                && in_vma(vma)
+                && start % PAGE_SIZE == 0
+                && nr <= ptes_to_pmd_end(start, ptes_per_table()) =>
+        {
+            vma.as_ptr()
+        }
         _ => return Err((SwapinError::NoTable, 0)),
     };
     // SAFETY: We hold the mmap lock.
@@ -398,22 +423,25 @@ pub enum CopyError {
     Mismatch,
 }
 
-/// A new folio holding a copy of a detached table's contents, ready to be mapped.
-pub struct CopiedFolio(NewFolio);
-
 /// A page table unlinked from its PMD for a collapse.
 ///
 /// While it exists, no one can reach the table's PTEs: the PMD entry is empty, the mmap lock
-/// is held for writing (no faults, no munmap), GUP-fast has been synchronised against, and the
-/// caller holds the anon_vma lock while it isolates pages (no rmap walk). Dropping it puts the
-/// table back and releases the isolated folios, in that order; [`DetachedTable::commit_pmd`]
-/// instead maps the new folio by the PMD.
+/// is held for writing and the VMA marked as being written (no faults, no munmap), GUP-fast
+/// has been synchronised against, and the table holds the anon_vma lock (no rmap walk) for as
+/// long as some folio it maps is not isolated. Dropping it puts the table back, releases the
+/// isolated folios and the new folio, then the anon_vma lock, in that order;
+/// [`DetachedTable::commit`] instead maps the copied folio.
 ///
 /// # Invariants
 ///
 /// `pmd` is the (now empty) PMD entry of `vma` that held `orig`, a page table of `pmd_nr`
-/// PTEs, `ptes` points to its `nr` entries from `start` and is mapped (`pte_offset_map`),
-/// and `ptl`, the table's lock, is held exactly when `locked` is set.
+/// PTEs, all of whose range `vma` maps; `ptes` points to its `nr` entries from `start`
+/// (`1 <= nr`, all in the table) and is mapped (`pte_offset_map`); `ptl`, the table's lock,
+/// is held exactly when `locked` is set. `anon` is `vma`'s anon_vma lock; it is `None` only
+/// once every page the table maps was isolated and `nr == pmd_nr`. `copied`, if any, is a
+/// folio of `nr` pages holding a copy of the range, made after every page of it was
+/// isolated. `committed` is set once the range is mapped by the new folio and the old pages
+/// released; the PMD entry then is no longer ours.
 pub struct DetachedTable<'a> {
     vma: &'a VmaRef,
     mm: &'a MmWithUser,
@@ -422,56 +450,77 @@ pub struct DetachedTable<'a> {
     ptes: NonNull<bindings::pte_t>,
     ptl: *mut bindings::spinlock_t,
     locked: bool,
+    committed: bool,
     start: usize,
     nr: usize,
     pmd_nr: usize,
     isolated: &'a mut IsolatedFolios,
+    copied: Option<NewFolio>,
+    anon: Option<AnonVmaWriteGuard<'a>>,
 }
 
 impl<'a> DetachedTable<'a> {
     /// Unlinks the page table `pmd` points to, for the `nr` PTEs from `start` to be collapsed
-    /// (the notifier range covers just those), and locks it. The table has `pmd_nr` entries.
+    /// (the notifier range covers just those), and locks it. `anon` is the lock of the VMA's
+    /// anon_vma, which the table keeps until it is back or every page it maps is isolated.
     ///
-    /// Returns `None`, with nothing changed, if `pmd` no longer points to a page table.
+    /// Returns `None`, with nothing changed (`anon` is unlocked), unless `pmd` still points
+    /// to a page table, its VMA is anonymous and maps the whole PMD range, `anon` locks its
+    /// anon_vma, and the `nr` PTEs from `start` lie in the table.
     pub fn detach(
         guard: &'a MmapWriteGuard<'a>,
-        vma: &'a VmaRef,
+        anon: AnonVmaWriteGuard<'a>,
         pmd: Pmd<'a>,
         start: usize,
         nr: usize,
-        pmd_nr: usize,
         isolated: &'a mut IsolatedFolios,
     ) -> Option<Self> {
         let mm = guard.mm();
-        if !core::ptr::eq(vma.mm().as_raw(), mm.as_raw())
+        let vma = pmd.vma();
+        let pmd_nr = ptes_per_table();
+        let pmd_size = pmd_nr.checked_mul(PAGE_SIZE)?;
+        let pmd_addr = pmd.addr();
+        let end = start.checked_add(nr.checked_mul(PAGE_SIZE)?)?;
+        if !core::ptr::eq(pmd.mm().as_raw(), mm.as_raw())
+            || !vma.is_anonymous()
+            || !anon.locks(vma)
+            || vma.start() > pmd_addr
+            || pmd_addr.checked_add(pmd_size)? > vma.end()
+            || start & !pmd_size.wrapping_sub(1) != pmd_addr
+            || start % PAGE_SIZE != 0
             || nr == 0
-            || nr > crate::mm::pgtable::ptes_to_pmd_end(start, pmd_nr)
+            || nr > ptes_to_pmd_end(start, pmd_nr)
         {
             return None;
         }
-        let pmd_size = pmd_nr.checked_mul(PAGE_SIZE)?;
-        let pmd_addr = start & !pmd_size.wrapping_sub(1);
-        let end = start.checked_add(nr.checked_mul(PAGE_SIZE)?)?;
-        let pmdp = pmd.as_ptr();
+        let pmd_entry = NonNull::new(pmd.as_ptr())?;
+        let pmdp = pmd_entry.as_ptr();
         // SAFETY: A zeroed range is a valid value for `_init()` to fill in.
         let mut range: bindings::mmu_notifier_range = unsafe { core::mem::zeroed() };
-        // SAFETY: We hold the mmap write lock of `mm`, `pmdp` is one of its PMD entries and
-        // `vma` maps it: this is the sequence `collapse_huge_page()` uses to take a page
-        // table out of the tree. GUP-fast backs off from the changed PMD, and the sync makes
-        // sure none is still walking the old table.
+        // SAFETY: We hold the mmap write lock of `mm` and `vma` is marked as being written
+        // (`anon`'s invariant), `pmdp` is one of its PMD entries and `vma` maps its whole range: this is the
+        // sequence `collapse_huge_page()` uses to take a page table out of the tree, with the
+        // entry checked under its lock first. GUP-fast backs off from the changed PMD, and the
+        // sync makes sure none is still walking the old table.
         let mut orig = unsafe {
             bindings::mmu_notifier_range_init_clear(&mut range, mm.as_raw(), start, end);
             bindings::mmu_notifier_invalidate_range_start(&mut range);
             let ptl = bindings::pmd_lock(mm.as_raw(), pmdp);
-            let orig = bindings::pmdp_collapse_flush(vma.as_ptr(), pmd_addr, pmdp);
+            let orig = if PmdState::of(bindings::pmdp_get(pmdp)) == PmdState::Table {
+                Some(bindings::pmdp_collapse_flush(vma.as_ptr(), pmd_addr, pmdp))
+            } else {
+                None
+            };
             bindings::spin_unlock(ptl);
             bindings::mmu_notifier_invalidate_range_end(&mut range);
-            bindings::tlb_remove_table_sync_one();
-            orig
+            if orig.is_some() {
+                bindings::tlb_remove_table_sync_one();
+            }
+            orig?
         };
         let mut ptl = core::ptr::null_mut();
-        // SAFETY: `orig` is the PMD value we just took out; mapping the table it points to
-        // through a copy of the entry is what C does.
+        // SAFETY: `orig` is the page-table entry we just took out; mapping the table it
+        // points to through a copy of the entry is what C does.
         let ptes =
             unsafe { bindings::pte_offset_map_lock(mm.as_raw(), &mut orig, start, &mut ptl) };
         let Some(ptes) = NonNull::new(ptes) else {
@@ -480,19 +529,22 @@ impl<'a> DetachedTable<'a> {
             return None;
         };
         isolated.release_all();
-        // INVARIANT: Detached, mapped and locked just above.
+        // INVARIANT: Detached, mapped and locked just above; the checks above cover the rest.
         Some(Self {
             vma,
             mm,
-            pmd: NonNull::new(pmdp)?,
+            pmd: pmd_entry,
             orig,
             ptes,
             ptl,
             locked: true,
+            committed: false,
             start,
             nr,
             pmd_nr,
             isolated,
+            copied: None,
+            anon: Some(anon),
         })
     }
 
@@ -558,13 +610,37 @@ impl<'a> DetachedTable<'a> {
         }
     }
 
+    /// Drops the anon_vma lock early, once it guards nothing: the table is the whole PMD and
+    /// every page it maps is isolated, so no rmap walk can miss a mapping (C releases it
+    /// before the copy of a PMD-sized collapse). Returns whether it was dropped.
+    pub fn release_anon_vma(&mut self) -> bool {
+        if self.anon.is_none() {
+            return true;
+        }
+        if self.nr != self.pmd_nr || !self.all_isolated() {
+            return false;
+        }
+        self.anon = None;
+        true
+    }
+
+    /// Whether every present entry of the range maps an isolated folio.
+    fn all_isolated(&self) -> bool {
+        (0..self.nr).all(|i| {
+            self.pte(i).is_some_and(|pte| {
+                pte.is_none_or_zero() || !pte.is_present() || self.isolated.slot_isolated(i)
+            })
+        })
+    }
+
     /// Copies the detached PTEs' contents into `new`, zero-filling empty and zero-page
-    /// entries. Every present PTE's folio must have been isolated.
-    pub fn copy_into(&self, new: NewFolio) -> Result<CopiedFolio, (CopyError, NewFolio)> {
+    /// entries, and keeps it for [`DetachedTable::commit`]. Every present PTE's folio must have
+    /// been isolated, and `new` must have as many pages as the range and not be mapped yet.
+    pub fn copy_into(&mut self, new: NewFolio) -> Result<(), (CopyError, NewFolio)> {
         let order_ok = 1usize
             .checked_shl(new.folio().order())
             .is_some_and(|n| n == self.nr);
-        if !order_ok {
+        if !order_ok || self.copied.is_some() {
             return Err((CopyError::Mismatch, new));
         }
         for i in 0..self.nr {
@@ -596,80 +672,75 @@ impl<'a> DetachedTable<'a> {
                 return Err((CopyError::MachineCheck, new));
             }
         }
-        Ok(CopiedFolio(new))
-    }
-
-    /// Finishes a PMD-sized collapse: unmaps and releases the old pages, deposits the page
-    /// table for a later split, and maps `new` by the PMD. The table must cover the whole PMD.
-    pub fn commit_pmd(mut self, new: CopiedFolio) -> Result<(), CopiedFolio> {
-        if self.nr != self.pmd_nr || new.0.folio().order() != self.pmd_nr.trailing_zeros() {
-            return Err(new);
-        }
-        self.unlock();
-        self.release_old_pages();
-        let pmd_size = self.pmd_nr.wrapping_mul(PAGE_SIZE);
-        let pmd_addr = self.start & !pmd_size.wrapping_sub(1);
-        let folio = new.0.into_raw();
-        // SAFETY: The old pages are unmapped and released, the PMD entry is empty and only we
-        // can reach it (mmap write lock); the folio is filled, charged and ours to hand over:
-        // its allocation reference becomes the PMD mapping's. The page table is deposited
-        // for a later split, as for any anonymous PMD mapping.
-        unsafe {
-            bindings::__folio_mark_uptodate(folio);
-            let ptl = bindings::pmd_lock(self.mm.as_raw(), self.pmd.as_ptr());
-            bindings::pgtable_deposit_from(self.mm.as_raw(), self.pmd.as_ptr(), self.orig);
-            bindings::map_anon_folio_pmd_nopf(
-                folio,
-                self.pmd.as_ptr(),
-                self.vma.as_ptr(),
-                pmd_addr,
-            );
-            bindings::spin_unlock(ptl);
-            bindings::pte_unmap(self.ptes.as_ptr());
-        }
-        core::mem::forget(self);
+        self.copied = Some(new);
         Ok(())
     }
 
-    /// Finishes a collapse below PMD size: unmaps and releases the old pages, puts the page
-    /// table back and maps `new` by the PTEs of its range, one reference per PTE, as a
-    /// freshly faulted mTHP. The other PTEs of the table are untouched.
-    pub fn commit_ptes(mut self, new: CopiedFolio) -> Result<(), CopiedFolio> {
-        if self.nr >= self.pmd_nr {
-            return Err(new);
-        }
+    /// Finishes the collapse with the folio [`DetachedTable::copy_into`] filled: unmaps and
+    /// releases the old pages, then maps the new folio by the PMD if the range is the whole
+    /// table (depositing the table for a later split), or puts the table back and maps the
+    /// folio by the range's PTEs, one reference each, as a freshly faulted mTHP (the other
+    /// PTEs of the table are untouched). Without a copy, gives the table back unchanged.
+    pub fn commit(mut self) -> Result<(), Self> {
+        let Some(new) = self.copied.take() else {
+            return Err(self);
+        };
         self.unlock();
         self.release_old_pages();
         let mm = self.mm.as_raw();
-        let folio = new.0.into_raw();
-        // The range's old pages are unmapped and released and its PTEs are empty; the rest of
-        // the table is as it was. The page table goes back, then the filled, charged folio is
-        // mapped into the range under both locks (nested when they differ), as
-        // `collapse_huge_page()` does: its allocation reference becomes the mappings'.
-        // SAFETY: The PMD entry is still empty and only we can reach it (mmap write lock, and
-        // the caller's anon_vma lock keeps rmap walks of neighbouring folios away).
-        unsafe {
-            bindings::__folio_mark_uptodate(folio);
-            let pmd_ptl = bindings::pmd_lock(mm, self.pmd.as_ptr());
-            let nested = !core::ptr::eq(pmd_ptl, self.ptl);
-            if nested {
-                bindings::spin_lock_nested_single(self.ptl);
+        let folio = new.into_raw();
+        if self.nr == self.pmd_nr {
+            let pmd_size = self.pmd_nr.wrapping_mul(PAGE_SIZE);
+            let pmd_addr = self.start & !pmd_size.wrapping_sub(1);
+            // SAFETY: The old pages are unmapped and released, the PMD entry is empty and only
+            // we can reach it (mmap write lock); the folio is filled, of PMD order (checked by
+            // `copy_into()`) and ours to hand over: its allocation reference becomes the PMD
+            // mapping's. The page table is deposited for a later split, as for any anonymous
+            // PMD mapping.
+            unsafe {
+                bindings::__folio_mark_uptodate(folio);
+                let ptl = bindings::pmd_lock(mm, self.pmd.as_ptr());
+                bindings::pgtable_deposit_from(mm, self.pmd.as_ptr(), self.orig);
+                bindings::map_anon_folio_pmd_nopf(
+                    folio,
+                    self.pmd.as_ptr(),
+                    self.vma.as_ptr(),
+                    pmd_addr,
+                );
+                bindings::spin_unlock(ptl);
             }
-            bindings::pmd_populate_from(mm, self.pmd.as_ptr(), self.orig);
-            bindings::map_anon_folio_pte_nopf(
-                folio,
-                self.ptes.as_ptr(),
-                self.vma.as_ptr(),
-                self.start,
-                false,
-            );
-            if nested {
-                bindings::spin_unlock(self.ptl);
+        } else {
+            // The range's old pages are unmapped and released and its PTEs are empty; the rest
+            // of the table is as it was. The page table goes back, then the folio is mapped
+            // into the range under both locks (nested when they differ), as
+            // `collapse_huge_page()` does.
+            // SAFETY: The PMD entry is still empty and only we can reach it (mmap write lock,
+            // and the anon_vma lock we hold keeps rmap walks of neighbouring folios away); the
+            // folio is filled, has `nr` pages (checked by `copy_into()`) and is ours to hand
+            // over: its allocation reference becomes the mappings'.
+            unsafe {
+                bindings::__folio_mark_uptodate(folio);
+                let pmd_ptl = bindings::pmd_lock(mm, self.pmd.as_ptr());
+                let nested = !core::ptr::eq(pmd_ptl, self.ptl);
+                if nested {
+                    bindings::spin_lock_nested_single(self.ptl);
+                }
+                bindings::pmd_populate_from(mm, self.pmd.as_ptr(), self.orig);
+                bindings::map_anon_folio_pte_nopf(
+                    folio,
+                    self.ptes.as_ptr(),
+                    self.vma.as_ptr(),
+                    self.start,
+                    false,
+                );
+                if nested {
+                    bindings::spin_unlock(self.ptl);
+                }
+                bindings::spin_unlock(pmd_ptl);
             }
-            bindings::spin_unlock(pmd_ptl);
-            bindings::pte_unmap(self.ptes.as_ptr());
         }
-        core::mem::forget(self);
+        // Dropping `self` now only unmaps the table and then drops the anon_vma lock.
+        self.committed = true;
         Ok(())
     }
 
@@ -748,14 +819,17 @@ impl<'a> DetachedTable<'a> {
 impl Drop for DetachedTable<'_> {
     fn drop(&mut self) {
         self.unlock();
-        // SAFETY: The PMD entry is still empty and only we can reach it; the PTEs are
-        // untouched. The entry goes back before the pages are released, so that no rmap walk
-        // finds a mapped page whose PMD is missing.
-        unsafe {
-            restore_pmd(self.mm, self.pmd.as_ptr(), self.orig);
-            bindings::pte_unmap(self.ptes.as_ptr());
+        if !self.committed {
+            // SAFETY: The PMD entry is still empty and only we can reach it; the PTEs are
+            // untouched. The entry goes back before the pages are released, so that no rmap
+            // walk finds a mapped page whose PMD is missing.
+            unsafe { restore_pmd(self.mm, self.pmd.as_ptr(), self.orig) };
         }
+        // SAFETY: Mapped by `detach()` (type invariant), unmapped only here.
+        unsafe { bindings::pte_unmap(self.ptes.as_ptr()) };
         self.isolated.release_all();
+        // Then the fields: the new folio, if any, is freed, and the anon_vma lock, if still
+        // held, is dropped last.
     }
 }
 

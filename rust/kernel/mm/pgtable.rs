@@ -40,16 +40,43 @@ pub unsafe trait MmapLocked {
         Some(unsafe { VmaRef::from_raw(vma) })
     }
 
-    /// Returns the PMD entry that maps `addr`, if the upper levels of the page table exist
-    /// (C's `mm_find_pmd()`).
-    fn find_pmd(&self, addr: usize) -> Option<Pmd<'_>> {
+    /// Returns the PMD entry that maps `addr` in `vma`, if the upper levels of the page table
+    /// exist (C's `mm_find_pmd()`).
+    ///
+    /// `None` if `vma` is not one of this address space's or does not contain `addr`: only
+    /// the tables of a mapped range are sure to stay allocated under the lock, since munmap
+    /// frees an unmapped range's tables after downgrading to the read lock.
+    fn find_pmd<'a>(&'a self, vma: &'a VmaRef, addr: usize) -> Option<Pmd<'a>> {
+        let mm = self.mm();
+        if !core::ptr::eq(vma.mm().as_raw(), mm.as_raw()) || addr < vma.start() || addr >= vma.end()
+        {
+            return None;
+        }
         // SAFETY: The mmap lock is held (trait invariant), as `mm_find_pmd()` requires.
-        let ptr = unsafe { bindings::mm_find_pmd(self.mm().as_raw(), addr) };
+        let ptr = unsafe { bindings::mm_find_pmd(mm.as_raw(), addr) };
+        // INVARIANT: Found under the lock for an address `vma` maps.
         Some(Pmd {
             ptr: NonNull::new(ptr)?,
-            mm: self.mm(),
+            mm,
+            vma,
+            addr: addr & !pmd_size().wrapping_sub(1),
         })
     }
+}
+
+/// The number of PTEs in a page table (C's `PTRS_PER_PTE`, a variable on ppc64, where radix
+/// and hash MMUs differ).
+#[inline]
+pub fn ptes_per_table() -> usize {
+    // CAST: At most a few thousand.
+    // SAFETY: Reads a constant, or a variable set once at boot.
+    unsafe { bindings::ptrs_per_pte() as usize }
+}
+
+/// The size of the range a page table maps (C's `PMD_SIZE`).
+#[inline]
+fn pmd_size() -> usize {
+    ptes_per_table().wrapping_mul(PAGE_SIZE)
 }
 
 // SAFETY: An `MmapReadGuard` holds the mmap read lock of its mm for its whole life.
@@ -131,13 +158,15 @@ pub enum PmdState {
 ///
 /// # Invariants
 ///
-/// `ptr` points to a PMD entry in `mm`'s page tables, and the caller's mmap lock keeps the
-/// table holding it allocated for `'a` (page-table pages above the PTE level are only freed by
-/// `free_pgtables()` for unmapped ranges, and a range is only scanned after its VMA was found
-/// under this same lock).
+/// `ptr` points to the PMD entry for the PMD-aligned `addr` in `mm`'s page tables, `vma` is a
+/// VMA of `mm` that maps an address of that range, and the caller's mmap lock keeps the table
+/// holding the entry allocated for `'a` (page-table pages above the PTE level are only freed
+/// by `free_pgtables()` for unmapped ranges, and `vma` is mapped).
 pub struct Pmd<'a> {
     ptr: NonNull<bindings::pmd_t>,
     mm: &'a MmWithUser,
+    vma: &'a VmaRef,
+    addr: usize,
 }
 
 impl<'a> Pmd<'a> {
@@ -154,6 +183,18 @@ impl<'a> Pmd<'a> {
         self.mm
     }
 
+    /// The VMA the entry was looked up for.
+    #[inline]
+    pub fn vma(&self) -> &'a VmaRef {
+        self.vma
+    }
+
+    /// The first address of the range the entry maps.
+    #[inline]
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+
     /// The raw entry pointer, for the collapse abstractions.
     #[inline]
     pub(crate) fn as_ptr(&self) -> *mut bindings::pmd_t {
@@ -164,8 +205,46 @@ impl<'a> Pmd<'a> {
     #[inline]
     pub fn state(&self) -> PmdState {
         // SAFETY: `ptr` is valid (type invariant); the lockless read is what C does too.
-        let pmd = unsafe { bindings::pmdp_get_lockless(self.ptr.as_ptr()) };
-        // SAFETY: Pure functions of the value just read.
+        PmdState::of(unsafe { bindings::pmdp_get_lockless(self.ptr.as_ptr()) })
+    }
+
+    /// Maps and locks the page table from `addr` to the end of the PMD or of the VMA,
+    /// whichever comes first, or returns `None` if the entry no longer points to a page table
+    /// (C's `pte_offset_map_lock()`) or `addr` lies outside the VMA or the entry's range.
+    #[inline]
+    pub fn lock_ptes(&self, addr: usize) -> Option<PteTable<'_>> {
+        if addr < self.vma.start()
+            || addr >= self.vma.end()
+            || addr & !pmd_size().wrapping_sub(1) != self.addr
+        {
+            return None;
+        }
+        let len = ptes_to_pmd_end(addr, ptes_per_table()).min((self.vma.end() - addr) / PAGE_SIZE);
+        let mut ptl = core::ptr::null_mut();
+        // SAFETY: `ptr` is a valid PMD entry of `mm` (type invariant), and `ptl` is a valid
+        // place for the lock pointer.
+        let pte = unsafe {
+            bindings::pte_offset_map_lock(self.mm.as_raw(), self.ptr.as_ptr(), addr, &mut ptl)
+        };
+        let pte = NonNull::new(pte)?;
+        // INVARIANT: Mapped and locked just above; `len` entries from `addr` lie in the table
+        // and in `vma`.
+        Some(PteTable {
+            pte,
+            ptl,
+            len,
+            start: addr,
+            vma: self.vma,
+            _lock: PhantomData,
+        })
+    }
+}
+
+impl PmdState {
+    /// Classifies a PMD value.
+    #[inline]
+    pub(crate) fn of(pmd: bindings::pmd_t) -> Self {
+        // SAFETY: Pure functions of the value.
         unsafe {
             if bindings::pmd_none(pmd) {
                 PmdState::NoTable
@@ -182,28 +261,6 @@ impl<'a> Pmd<'a> {
             }
         }
     }
-
-    /// Maps and locks the page table from `addr` to the end of the PMD, or returns `None` if
-    /// the entry no longer points to a page table (C's `pte_offset_map_lock()`).
-    ///
-    /// `pmd_nr` is the number of PTEs in a page table (`HPAGE_PMD_NR`).
-    #[inline]
-    pub fn lock_ptes(&self, addr: usize, pmd_nr: usize) -> Option<PteTable<'_>> {
-        let mut ptl = core::ptr::null_mut();
-        // SAFETY: `ptr` is a valid PMD entry of `mm` (type invariant), and `ptl` is a valid
-        // place for the lock pointer.
-        let pte = unsafe {
-            bindings::pte_offset_map_lock(self.mm.as_raw(), self.ptr.as_ptr(), addr, &mut ptl)
-        };
-        let pte = NonNull::new(pte)?;
-        Some(PteTable {
-            pte,
-            ptl,
-            len: ptes_to_pmd_end(addr, pmd_nr),
-            start: addr,
-            _lock: PhantomData,
-        })
-    }
 }
 
 /// The number of PTEs from `addr` to the end of its page table of `pmd_nr` entries.
@@ -213,17 +270,20 @@ pub(crate) fn ptes_to_pmd_end(addr: usize, pmd_nr: usize) -> usize {
     pmd_nr.saturating_sub(index)
 }
 
-/// A page table mapped and locked by its PTL, from one address to the end of the table.
+/// A page table mapped and locked by its PTL, from one address to the end of the table or of
+/// the VMA.
 ///
 /// # Invariants
 ///
 /// `pte` points to `len` consecutive PTEs, the first mapping `start`, of a page table that is
-/// mapped (`pte_offset_map*()`) and whose lock `ptl` the current task holds until drop.
+/// mapped (`pte_offset_map*()`) and whose lock `ptl` the current task holds until drop; `vma`
+/// maps all `len` addresses, and stays valid under the mmap lock the borrow depends on.
 pub struct PteTable<'a> {
     pte: NonNull<bindings::pte_t>,
     ptl: *mut bindings::spinlock_t,
     len: usize,
     start: usize,
+    vma: &'a VmaRef,
     _lock: PhantomData<&'a Pmd<'a>>,
 }
 
@@ -256,21 +316,27 @@ impl PteTable<'_> {
         Some(Pte(unsafe { bindings::ptep_get(self.pte.as_ptr().add(i)) }))
     }
 
-    /// Returns the folio that PTE number `i`, read as `pte`, maps in `vma`, if it is a normal
-    /// page (not the zero page, a special mapping or device memory).
+    /// Returns the folio that PTE number `i` maps, if it is present and maps a normal page
+    /// (not the zero page, a special mapping or device memory).
     ///
     /// The folio stays valid while the table stays locked: the mapping holds a reference.
     #[inline]
-    pub fn folio(&self, vma: &VmaRef, i: usize, pte: Pte) -> Option<&Folio> {
-        let addr = self.start.checked_add(i.checked_mul(PAGE_SIZE)?)?;
-        // SAFETY: `vma` maps this table's range under the mmap lock the table borrow depends
-        // on, `pte` was read from it, and the locked table keeps the page mapped for the
-        // borrow of `self`.
-        unsafe { normal_folio(vma, addr, pte) }
+    pub fn folio(&self, i: usize) -> Option<&Folio> {
+        let pte = self.get(i).filter(|pte| pte.is_present())?;
+        self.folio_of(i, pte)
     }
 
-    /// Returns the folio that present PTE number `i` maps in `vma`, as [`PteTable::folio`]
-    /// does, with
+    /// The folio of PTE `i`, whose value `pte` was just read from the table.
+    #[inline]
+    fn folio_of(&self, i: usize, pte: Pte) -> Option<&Folio> {
+        let addr = self.start.wrapping_add(i.wrapping_mul(PAGE_SIZE));
+        // SAFETY: `i < len` (the caller read `pte` with `get(i)`), so `vma` maps `addr`
+        // (type invariant); `pte` is the entry's value, and the locked table keeps the page
+        // mapped for the borrow of `self`.
+        unsafe { normal_folio(self.vma, addr, pte) }
+    }
+
+    /// Returns the folio that present PTE number `i` maps, as [`PteTable::folio`] does, with
     /// the number of entries from `i` on (at least 1, at most to the end of the table) that
     /// map consecutive pages of it: C's `folio_pte_batch()`, which lets the dirty,
     /// soft-dirty and accessed bits of the entries after the first differ from it, but no
@@ -278,9 +344,9 @@ impl PteTable<'_> {
     ///
     /// One folio lookup for a whole large folio mapped by a run of PTEs.
     #[inline]
-    pub fn folio_run(&self, vma: &VmaRef, i: usize) -> Option<(&Folio, usize)> {
+    pub fn folio_run(&self, i: usize) -> Option<(&Folio, usize)> {
         let pte = self.get(i).filter(|pte| pte.is_present())?;
-        let folio = self.folio(vma, i, pte)?;
+        let folio = self.folio_of(i, pte)?;
         if !folio.is_large() {
             return Some((folio, 1));
         }
