@@ -7,9 +7,9 @@
 //! PMD-sized shmem. It is created and stopped under [`Daemon::thread`], which also serialises
 //! the `min_free_kbytes` updates, as `khugepaged_mutex` does in C.
 //!
-//! The mms to scan live in [`Daemon::slots`], keyed by address (C: `mm_slots_hash` and
-//! `khugepaged_scan.mm_head`); the thread walks them round-robin in key order, each wake-up
-//! scanning up to `pages_to_scan` PTEs, then sleeps `scan_sleep_millisecs`.
+//! The mms to scan live in [`Daemon::slots`] (C: `mm_slots_hash` and
+//! `khugepaged_scan.mm_head`); the thread walks them round-robin in the order they registered,
+//! each wake-up scanning up to `pages_to_scan` PTEs, then sleeps `scan_sleep_millisecs`.
 //!
 //! An mm is scanned only while the scan holds a user reference (`mmget_not_zero()`), so its
 //! page tables cannot be torn down under the scan and `__khugepaged_exit()`, which runs when
@@ -32,6 +32,7 @@ use crate::{
     min_free,
     policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
     scan, settings,
+    slots::{NewSlot, Slots},
 };
 use kernel::{
     kthread::{self, Kthread, ThreadFn, ThreadTask},
@@ -44,12 +45,7 @@ use kernel::{
     },
     new_condvar, new_mutex, new_spinlock,
     prelude::*,
-    rbtree::{RBTree, RBTreeNode},
-    sync::{
-        aref::ARef,
-        atomic::{Atomic, Relaxed},
-        Arc, CondVar, Mutex, SetOnce, SpinLock,
-    },
+    sync::{aref::ARef, atomic::Relaxed, Arc, CondVar, Mutex, SetOnce, SpinLock},
     time::msecs_to_jiffies,
 };
 
@@ -72,9 +68,9 @@ struct Daemon {
     /// Notified when `wake` changes (C: `khugepaged_wait`).
     #[pin]
     wait: CondVar,
-    /// The registered mms, by address; each entry holds an `mmgrab()` reference.
+    /// The registered mms; each holds an `mmgrab()` reference.
     #[pin]
-    slots: SpinLock<RBTree<usize, Slot>>,
+    slots: SpinLock<Slots>,
     /// The collapse hints (C has none).
     #[pin]
     hints: SpinLock<Queue>,
@@ -85,22 +81,10 @@ struct Daemon {
     knobs: Mutex<()>,
 }
 
-/// A registered mm (C: `struct mm_slot`).
-struct Slot {
-    mm: ARef<Mm>,
-    /// When it registered: an mm that exits and a new one at the same address, hence with
-    /// the same key, are told apart by this.
-    seq: u64,
-}
-
-/// Registrations so far, for [`Slot::seq`].
-static REGISTRATIONS: Atomic<u64> = Atomic::new(0);
-
-/// Where the round-robin walk stands: the mm being scanned (its key and registration) and
+/// Where the round-robin walk stands: the registration number of the mm being scanned and
 /// the next address in it. Only the thread uses it (C: `khugepaged_scan`).
 struct Cursor {
-    key: Option<usize>,
-    seq: u64,
+    seq: Option<u64>,
     address: usize,
 }
 
@@ -137,8 +121,7 @@ impl Daemon {
             return;
         };
         let mut cursor = Cursor {
-            key: None,
-            seq: 0,
+            seq: None,
             address: 0,
         };
         while !kthread::should_stop() && !self.wake.lock().stop {
@@ -238,7 +221,7 @@ impl Daemon {
             if kthread::should_stop() {
                 break;
             }
-            if cursor.key.is_none() {
+            if cursor.seq.is_none() {
                 pass_through_head += 1;
             }
             let result = if self.has_work() && pass_through_head < 2 {
@@ -269,7 +252,7 @@ impl Daemon {
     /// that could not be (mm gone, lock contended) or whose huge page could not be
     /// allocated does not.
     fn serve_hint(&self, cc: &mut CollapseControl, hint: &Hint) -> ScanResult {
-        let mm = self.slots.lock().get(&hint.mm).map(|s| s.mm.clone());
+        let mm = self.slots.lock().get(hint.mm);
         let progress_prev = cc.progress;
         let mut result = ScanResult::Fail;
         let mut stale = true;
@@ -316,30 +299,17 @@ impl Daemon {
     ) -> ScanResult {
         let progress_prev = cc.progress;
         let mut result = ScanResult::Fail;
-        let (key, seq, mm) = {
-            let slots = self.slots.lock();
-            let found = match cursor.key {
-                Some(k) => slots.cursor_lower_bound(&k),
-                None => slots.cursor_front(),
-            };
-            match found {
-                Some(c) => {
-                    let (k, slot) = c.current();
-                    (*k, slot.seq, slot.mm.clone())
-                }
-                None => {
-                    // The mm we were in went away and was the last: the pass is over.
-                    cursor.key = None;
-                    settings::FULL_SCANS.fetch_add(1, Relaxed);
-                    return result;
-                }
-            }
+        let found = self.slots.lock().at_or_after(cursor.seq.unwrap_or(0));
+        let Some((seq, mm)) = found else {
+            // The mm we were in went away and was the last: the pass is over.
+            cursor.seq = None;
+            settings::FULL_SCANS.fetch_add(1, Relaxed);
+            return result;
         };
-        // A new mm, maybe at the address of one that exited while the walk was in it (7.3
-        // moves its cursor off a slot it frees): start it from its first address.
-        if cursor.key != Some(key) || cursor.seq != seq {
-            cursor.key = Some(key);
-            cursor.seq = seq;
+        // Another mm than the one we were in, which went away (7.3 moves its cursor off a
+        // slot it frees): start it from its first address.
+        if cursor.seq != Some(seq) {
+            cursor.seq = Some(seq);
             cursor.address = 0;
         }
         let mut done = true;
@@ -354,21 +324,17 @@ impl Daemon {
             // `user` may be the last reference: dropped here, without any of our locks held,
             // and the teardown left to a worker.
         }
-        let finished = {
-            let slots = self.slots.lock();
-            if done || collapse::exit_or_disabled(&mm) {
-                let next = key
-                    .checked_add(1)
-                    .and_then(|k| slots.cursor_lower_bound(&k))
-                    .map(|c| *c.current().0);
-                cursor.address = 0;
-                cursor.key = next;
-                if next.is_none() {
-                    settings::FULL_SCANS.fetch_add(1, Relaxed);
-                }
+        if done || collapse::exit_or_disabled(&mm) {
+            let next = seq
+                .checked_add(1)
+                .and_then(|next| self.slots.lock().next_seq(next));
+            cursor.address = 0;
+            cursor.seq = next;
+            if next.is_none() {
+                settings::FULL_SCANS.fetch_add(1, Relaxed);
             }
-            cursor.key.is_none()
-        };
+        }
+        let finished = cursor.seq.is_none();
         trace::scan(&mm, cc.progress.wrapping_sub(progress_prev), finished);
         result
     }
@@ -515,7 +481,7 @@ pub(crate) fn init() -> Result {
             thread <- new_mutex!(None, "Daemon::thread"),
             wake <- new_spinlock!(Wake { stop: false, kicked: false }, "Daemon::wake"),
             wait <- new_condvar!("Daemon::wait"),
-            slots <- new_spinlock!(RBTree::new(), "Daemon::slots"),
+            slots <- new_spinlock!(Slots::new(), "Daemon::slots"),
             hints <- new_spinlock!(queue, "Daemon::hints"),
             knobs <- new_mutex!((), "Daemon::knobs"),
         }),
@@ -622,15 +588,9 @@ pub(crate) fn enter(mm: &Mm) {
     let Some(daemon) = DAEMON.as_ref() else {
         return;
     };
-    // CAST: The address is only a key.
-    let key = mm.as_raw() as usize;
     // Allocate before the flag, as C does: a failed allocation leaves the mm unregistered,
     // and a later VMA tries again.
-    let slot = Slot {
-        mm: ARef::from(mm),
-        seq: REGISTRATIONS.fetch_add(1, Relaxed),
-    };
-    let Ok(node) = RBTreeNode::new(key, slot, GFP_KERNEL) else {
+    let Ok(slot) = NewSlot::new(mm) else {
         return;
     };
     if mm.test_and_set_flag(MmFlag::VmHugepage) {
@@ -639,7 +599,7 @@ pub(crate) fn enter(mm: &Mm) {
     let (was_empty, old) = {
         let mut slots = daemon.slots.lock();
         let was_empty = slots.is_empty();
-        (was_empty, slots.insert(node))
+        (was_empty, slots.insert(slot))
     };
     // An exited mm at the same address was taken out by `exit()`; never expected here.
     drop(old);
@@ -654,9 +614,7 @@ pub(crate) fn exit(mm: &Mm) {
     let Some(daemon) = DAEMON.as_ref() else {
         return;
     };
-    // CAST: As in `enter()`.
-    let key = mm.as_raw() as usize;
-    let slot = daemon.slots.lock().remove(&key);
+    let slot = daemon.slots.lock().remove(mm);
     if slot.is_some() {
         mm.clear_flag(MmFlag::VmHugepage);
     }

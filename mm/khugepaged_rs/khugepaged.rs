@@ -40,6 +40,7 @@ mod min_free;
 pub mod policy;
 mod scan;
 mod settings;
+mod slots;
 mod sysfs;
 
 const __LOG_PREFIX: &[u8] = b"khugepaged\0";

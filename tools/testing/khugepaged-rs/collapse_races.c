@@ -17,7 +17,9 @@
  *   4. a process forks children that touch and exit, sharing and CoW-ing
  *      pages under the scan;
  *   5. a scan_sleep_millisecs write while khugepaged scans does not cut its
- *      next sleep short, as in 7.3 (a write during the sleep ends it).
+ *      next sleep short, as in 7.3 (a write during the sleep ends it);
+ *   6. processes that register one after the other are visited in that
+ *      order, a new one after every older one, as in 7.3's list.
  * Each case passes if its data stayed exactly as written and every
  * MADV_COLLAPSE error is one 7.3 documents; tools/vm/run fails the run on
  * any kernel splat.
@@ -37,6 +39,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/types.h>
 
 #include "kselftest.h"
 
@@ -352,13 +355,206 @@ static void test_write_during_scan(void)
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "0");
 }
 
-int main(void)
+/*
+ * 6. Registration order.  Processes exec'd afresh (so not registered at fork,
+ * as children of a registered mm are) register in an order unlike the one
+ * their mm_structs were allocated in.  Each has one empty MADV_HUGEPAGE
+ * region of 64 + rank PMDs (with an anon_vma), so the progress of its visit (mm_khugepaged_scan)
+ * tells its rank: a complete pass must show the ranks in order.
+ */
+#define REGISTRANTS 12
+#define SCAN_EVENT TRACING "/events/huge_memory/mm_khugepaged_scan/enable"
+
+/* The exec'd side: map, register when told to on stdin, say so on stdout, wait. */
+static int registrant(int rank)
+{
+	struct region r;
+	char c;
+
+	thp_util_init();
+	if (map_region(&r, (64 + rank) * pmd_size) || read(0, &c, 1) != 1)
+		return 1;
+	/* khugepaged takes a VMA once it has an anon_vma: one fault, then nothing mapped. */
+	r.p[0] = 1;
+	madvise(r.p, page_size, MADV_DONTNEED);
+	madvise(r.p, r.len, MADV_HUGEPAGE);
+	if (write(1, &c, 1) != 1)
+		return 1;
+	for (;;)
+		pause();
+}
+
+struct visit {
+	char mm[24];
+	unsigned long progress;
+	int finished;
+};
+
+/* The mm_khugepaged_scan events of the trace, up to max; how many. */
+static int scan_visits(struct visit *v, int max)
+{
+	static char buf[1 << 20];
+	int n = 0;
+
+	if (read_file(TRACING "/trace", buf, sizeof(buf)) < 0)
+		return 0;
+	for (char *p = strstr(buf, "mm_khugepaged_scan: mm="); p && n < max;
+	     p = strstr(p + 1, "mm_khugepaged_scan: mm=")) {
+		if (sscanf(p, "mm_khugepaged_scan: mm=%23[^,], progress=%lu, full_scan_finished=%d",
+			   v[n].mm, &v[n].progress, &v[n].finished) == 3)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * The registrants among the visited mms, by rank: those whose largest visit
+ * covers more than 64 PMDs (a visit cut short by the budget is smaller, and
+ * resumed at the next wake-up), in the order of those visits' progress.
+ */
+static int registrant_ranks(const struct visit *v, int n, char mms[][24], int max)
+{
+	unsigned long best[REGISTRANTS + 1];
+	int found = 0;
+
+	for (int i = 0; i < n; i++) {
+		int j;
+
+		if (v[i].progress <= 64)
+			continue;
+		for (j = 0; j < found && strcmp(mms[j], v[i].mm); j++)
+			;
+		if (j == found) {
+			if (found == max)
+				return -1;
+			strcpy(mms[found], v[i].mm);
+			best[found++] = 0;
+		}
+		if (v[i].progress > best[j])
+			best[j] = v[i].progress;
+	}
+	/* Insertion sort by the largest visit. */
+	for (int i = 1; i < found; i++) {
+		for (int j = i; j > 0 && best[j] < best[j - 1]; j--) {
+			unsigned long b = best[j];
+			char m[24];
+
+			best[j] = best[j - 1];
+			best[j - 1] = b;
+			strcpy(m, mms[j]);
+			strcpy(mms[j], mms[j - 1]);
+			strcpy(mms[j - 1], m);
+		}
+	}
+	return found;
+}
+
+static void test_registration_order(void)
+{
+	static struct visit v[8192];
+	char ranked[REGISTRANTS + 1][24], buf[64], c = 'r';
+	int to[REGISTRANTS], from[REGISTRANTS], n, found, good = 0, bad = 0;
+	pid_t pids[REGISTRANTS];
+	bool spawned = true;
+
+	memset(to, -1, sizeof(to));
+	memset(from, -1, sizeof(from));
+	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
+	set_mode(KHUGEPAGED "/pages_to_scan", "4096");
+	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "50");
+
+	/* Spawned in one order, registered in another: rank (5i + 3) mod 12. */
+	for (int i = 0; i < REGISTRANTS; i++) {
+		int in[2], out[2];
+		char rank[16];
+
+		pids[i] = -1;
+		if (pipe(in) || pipe(out)) {
+			spawned = false;
+			break;
+		}
+		snprintf(rank, sizeof(rank), "%d", (5 * i + 3) % REGISTRANTS);
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			dup2(in[0], 0);
+			dup2(out[1], 1);
+			execl("/proc/self/exe", "collapse_races", "--registrant", rank, NULL);
+			_exit(127);
+		}
+		close(in[0]);
+		close(out[1]);
+		to[(5 * i + 3) % REGISTRANTS] = in[1];
+		from[(5 * i + 3) % REGISTRANTS] = out[0];
+		spawned &= pids[i] > 0;
+	}
+	for (int k = 0; spawned && k < REGISTRANTS; k++)
+		spawned = write(to[k], &c, 1) == 1 && read(from[k], &c, 1) == 1;
+
+	write_file(SCAN_EVENT, "1");
+	clear_trace();
+	usleep(2000000);
+	n = scan_visits(v, 8192);
+	write_file(SCAN_EVENT, "0");
+	found = registrant_ranks(v, n, ranked, REGISTRANTS + 1);
+
+	/* Each pass after the first end of a pass: its registrants, in order of visit. */
+	for (int i = 0, in_pass = 0, next = 0, last = -1, ordered = 1;
+	     found == REGISTRANTS && i < n; i++) {
+		int r;
+
+		for (r = 0; r < REGISTRANTS && strcmp(ranked[r], v[i].mm); r++)
+			;
+		/* The rest of a visit cut short by the end of a wake-up's budget. */
+		if (in_pass && r < REGISTRANTS && r != last) {
+			if (r != next && ordered) {
+				ordered = 0;
+				if (!bad)
+					ksft_print_msg("registrant %d visited where %d was due\n",
+						       r, next);
+			}
+			next++;
+		}
+		last = r;
+		if (!v[i].finished)
+			continue;
+		if (in_pass && ordered && next == REGISTRANTS)
+			good++;
+		else if (in_pass && !bad++ && ordered)
+			ksft_print_msg("a pass visited %d of the %d registrants\n", next, REGISTRANTS);
+		in_pass = 1;
+		next = 0;
+		last = -1;
+		ordered = 1;
+	}
+	for (int i = 0; i < REGISTRANTS; i++) {
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+	}
+	for (int k = 0; k < REGISTRANTS; k++) {
+		if (to[k] >= 0)
+			close(to[k]);
+		if (from[k] >= 0)
+			close(from[k]);
+	}
+	ksft_print_msg("%d registrants found, %d passes in registration order, %d not\n",
+		       found, good, bad);
+	ksft_test_result(spawned && found == REGISTRANTS && good >= 2 && !bad,
+			 "mms are visited in the order they registered, a new one last\n");
+	set_mode(KHUGEPAGED "/pages_to_scan", buf);
+	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "0");
+}
+
+int main(int argc, char **argv)
 {
 	char buf[256];
 
+	if (argc == 3 && !strcmp(argv[1], "--registrant"))
+		return registrant(atoi(argv[2]));
 	ksft_print_header();
 	thp_util_init();
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 	setup_thp();
 	snprintf(buf, sizeof(buf), "%s/hugepages-%zukB/enabled", THP_DIR, pmd_size >> 10);
 	set_mode(buf, "inherit");
@@ -373,6 +569,7 @@ int main(void)
 	test_pair(remapper, "MADV_COLLAPSE racing munmap and mmap: data kept");
 	test_fork_while_scanned();
 	test_write_during_scan();
+	test_registration_order();
 
 	ksft_finished();
 }
