@@ -339,7 +339,7 @@ pub fn swap_in<'a>(
         Some(vma)
             if vma.is_anonymous()
                 && in_vma(vma)
-                && start % PAGE_SIZE == 0
+                && start.is_multiple_of(PAGE_SIZE)
                 && nr <= ptes_to_pmd_end(start, ptes_per_table()) =>
         {
             vma.as_ptr()
@@ -487,7 +487,7 @@ impl<'a> DetachedTable<'a> {
             || vma.start() > pmd_addr
             || pmd_addr.checked_add(pmd_size)? > vma.end()
             || start & !pmd_size.wrapping_sub(1) != pmd_addr
-            || start % PAGE_SIZE != 0
+            || !start.is_multiple_of(PAGE_SIZE)
             || nr == 0
             || nr > ptes_to_pmd_end(start, pmd_nr)
         {
