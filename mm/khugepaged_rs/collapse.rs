@@ -10,7 +10,7 @@
 //! [`DetachedTable`], which either maps the new folio or puts every page back as it was.
 
 use crate::{
-    daemon,
+    eligible,
     policy::{
         knobs::Knob,
         order::{self, Planner, PmdScan},
@@ -29,9 +29,9 @@ use kernel::{
         },
         folio::{IsolateError, IsolatedFolios, NewFolio},
         pgtable::{MmapLocked, PmdState},
-        thp::{self, TvaType},
+        thp,
         virt::VmaRef,
-        Mm, MmWithUser, MmapReadGuard,
+        MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,
     prelude::*,
@@ -275,14 +275,6 @@ pub(crate) fn max_ptes_swap(is_khugepaged: bool) -> u32 {
     }
 }
 
-fn tva(cc: &CollapseControl) -> TvaType {
-    if cc.is_khugepaged {
-        TvaType::Khugepaged
-    } else {
-        TvaType::ForcedCollapse
-    }
-}
-
 /// Counts a PMD-order scan event both in `/proc/vmstat` and in the PMD size's stats.
 pub(crate) fn count_pmd_event(geo: Geometry, event: VmEvent, stat: MthpStat) {
     count_collapse_event(geo, geo.order, event, stat);
@@ -337,7 +329,7 @@ pub(crate) fn revalidate<'g>(
     expect_anon: bool,
     order: u32,
 ) -> Result<&'g VmaRef, ScanResult> {
-    if exit_or_disabled(guard.mm()) {
+    if eligible::exit_or_disabled(guard.mm()) {
         return Err(ScanResult::AnyProcess);
     }
     let vma = match guard.find_vma(addr) {
@@ -351,19 +343,13 @@ pub(crate) fn revalidate<'g>(
         return Err(ScanResult::AddressRange);
     }
     let bit = 1usize.checked_shl(order).unwrap_or(0);
-    if thp::vma_allowable_orders(vma, vma.flags(), tva(cc), bit) == 0 {
+    if thp::vma_allowable_orders(vma, vma.flags(), eligible::tva(cc.is_khugepaged), bit) == 0 {
         return Err(ScanResult::VmaCheck);
     }
     if expect_anon && (!vma.has_anon_vma() || !vma.is_anonymous()) {
         return Err(ScanResult::PageAnon);
     }
     Ok(vma)
-}
-
-/// Whether the mm is exiting or THP was disabled for all of it (C:
-/// `collapse_test_exit_or_disable()`).
-pub(crate) fn exit_or_disabled(mm: &Mm) -> bool {
-    mm.users_gone() || mm.test_flag(collapse::MmFlag::DisableThpCompletely)
 }
 
 /// Allocates and charges the new folio (C: `alloc_charge_folio()`).
@@ -822,7 +808,8 @@ fn single_pmd<'a>(
         let Some(vma) = guard.vma_lookup(addr) else {
             return Err(guard);
         };
-        let orders = daemon::collapse_possible_orders(vma, vma.flags(), tva(cc));
+        let orders =
+            eligible::collapse_possible_orders(vma, vma.flags(), eligible::tva(cc.is_khugepaged));
         if hinted && (orders == 0 || !cc.geo.holds(vma.start(), vma.end(), addr)) {
             return Err(guard);
         }

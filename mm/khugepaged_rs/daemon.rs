@@ -21,15 +21,12 @@
 //! share of `pages_to_scan` their recent success earns them ([`hints::budget_limit`]),
 //! then goes on with the round-robin walk where it left off.
 //!
-//! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::knobs`, then
-//! `cpus_read_lock()` (a static key), then `Daemon::hints`; `Daemon::slots` and
-//! `Daemon::hints` are otherwise taken alone (`hints` also under a page-table lock, by the
-//! hint feeders).
+//! Lock order: `Daemon::thread`, then `Daemon::wake`; `Daemon::slots` is taken alone. The
+//! hint queue's locks are the hints' own ([`hints`]).
 
 use crate::{
     collapse::{self, CollapseControl},
-    hints::{self, Queue},
-    min_free,
+    eligible, hints, min_free,
     policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
     scan, settings,
     slots::{NewSlot, Slots},
@@ -39,8 +36,7 @@ use kernel::{
     mm::{
         collapse::{trace, MmFlag},
         pgtable::MmapLocked,
-        thp::{self, TvaType},
-        virt::VmaRef,
+        thp::TvaType,
         Mm, MmWithUser, MmWithUserAsync, MmapReadGuard,
     },
     new_condvar, new_mutex, new_spinlock,
@@ -71,14 +67,6 @@ struct Daemon {
     /// The registered mms; each holds an `mmgrab()` reference.
     #[pin]
     slots: SpinLock<Slots>,
-    /// The collapse hints (C has none).
-    #[pin]
-    hints: SpinLock<Queue>,
-    /// Serialises the knob changes that take more than one step (`hints`: its flag and the
-    /// feeders' static key). Not `thread`: the static key takes `cpus_read_lock()`, under
-    /// which memory hotplug takes `thread` (`khugepaged_min_free_kbytes_update()`).
-    #[pin]
-    knobs: Mutex<()>,
 }
 
 /// Where the round-robin walk stands: the registration number of the mm being scanned and
@@ -132,7 +120,7 @@ impl Daemon {
 
     /// Whether there is an mm to scan and THP wants scanning (C: `khugepaged_has_work()`).
     fn has_work(&self) -> bool {
-        !self.slots.lock().is_empty() && hugepage_enabled()
+        !self.slots.lock().is_empty() && eligible::hugepage_enabled()
     }
 
     /// Sleeps until the next scan is due, a knob changes, work arrives or the thread must
@@ -144,7 +132,7 @@ impl Daemon {
                 return;
             }
             self.sleep(Some(msecs));
-        } else if hugepage_enabled() {
+        } else if eligible::hugepage_enabled() {
             self.sleep(None);
         }
     }
@@ -261,7 +249,7 @@ impl Daemon {
             if let Some(user) = user_of(&mm) {
                 if let Some(guard) = user.mmap_read_trylock() {
                     result = ScanResult::VmaCheck;
-                    if !collapse::exit_or_disabled(&user) {
+                    if !eligible::exit_or_disabled(&user) {
                         cc.hint_young = hints::young_ptes(hint);
                         if let Ok((r, _)) =
                             collapse::collapse_hinted_pmd(cc, &user, guard, hint.addr)
@@ -324,7 +312,7 @@ impl Daemon {
             // `user` may be the last reference: dropped here, without any of our locks held,
             // and the teardown left to a worker.
         }
-        if done || collapse::exit_or_disabled(&mm) {
+        if done || eligible::exit_or_disabled(&mm) {
             let next = seq
                 .checked_add(1)
                 .and_then(|next| self.slots.lock().next_seq(next));
@@ -348,47 +336,11 @@ fn user_of(mm: &Mm) -> Option<ARef<MmWithUserAsync>> {
     mm.mmget_not_zero().map(MmWithUser::into_mmput_async)
 }
 
-/// The orders a collapse of `tva`'s kind may produce in `vma`, as a mask (bit n = order n):
-/// every anonymous THP size for khugepaged in an anonymous VMA, the PMD size otherwise,
-/// filtered by the VMA's and the sysfs settings (C: `collapse_possible_orders()`).
-pub(crate) fn collapse_possible_orders(
-    vma: &VmaRef,
-    flags: kernel::mm::virt::vm_flags_t,
-    tva: TvaType,
-) -> usize {
-    let orders = candidate_orders(tva, vma.is_anonymous());
-    thp::vma_allowable_orders(vma, flags, tva, orders)
-}
-
-/// The orders a collapse of `tva`'s kind could produce in an anonymous VMA or another one,
-/// before the VMA's and the sysfs settings filter them.
-pub(crate) fn candidate_orders(tva: TvaType, anonymous: bool) -> usize {
-    let pmd_order = thp::pmd_order();
-    if tva == TvaType::Khugepaged && anonymous {
-        // THP_ORDERS_ALL_ANON: every order up to the PMD's but 0 and 1.
-        1usize
-            .checked_shl(pmd_order.saturating_add(1))
-            .map_or(usize::MAX, |b| b.wrapping_sub(1))
-            & !0b11
-    } else {
-        1usize.checked_shl(pmd_order).unwrap_or(0)
-    }
-}
-
-/// Whether khugepaged could collapse anything in `vma` (C: `collapse_possible()`).
-pub(crate) fn collapse_possible(
-    vma: &VmaRef,
-    flags: kernel::mm::virt::vm_flags_t,
-    tva: TvaType,
-) -> bool {
-    collapse_possible_orders(vma, flags, tva) != 0
-}
-
 /// Yields the CPU, then tells whether the walk must end because the mm is exiting or THP
 /// was disabled for it (charged as one step, as in 7.3).
 fn must_stop(cc: &mut CollapseControl, mm: &MmWithUser) -> bool {
     kthread::cond_resched();
-    let stop = collapse::exit_or_disabled(mm);
+    let stop = eligible::exit_or_disabled(mm);
     if stop {
         cc.tick(1);
     }
@@ -420,7 +372,7 @@ fn scan_vmas<'a>(
             }
             let vend = vma.end();
             let orders = if vma.is_anonymous() {
-                collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged)
+                eligible::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged)
             } else {
                 // Not collapsed yet: file and shmem memory.
                 0
@@ -475,15 +427,12 @@ fn scan_vmas<'a>(
 
 /// Allocates the daemon's state (`khugepaged_init()`).
 pub(crate) fn init() -> Result {
-    let queue = hints::init()?;
     let daemon = Arc::pin_init(
         pin_init!(Daemon {
             thread <- new_mutex!(None, "Daemon::thread"),
             wake <- new_spinlock!(Wake { stop: false, kicked: false }, "Daemon::wake"),
             wait <- new_condvar!("Daemon::wait"),
             slots <- new_spinlock!(Slots::new(), "Daemon::slots"),
-            hints <- new_spinlock!(queue, "Daemon::hints"),
-            knobs <- new_mutex!((), "Daemon::knobs"),
         }),
         GFP_KERNEL,
     )?;
@@ -491,43 +440,7 @@ pub(crate) fn init() -> Result {
         // `khugepaged_init()` runs once, from `hugepage_init()`.
         return Err(EBUSY);
     }
-    hints::start();
-    Ok(())
-}
-
-/// Runs `f` under [`Daemon::knobs`]; before [`init`], there is no one to race with. May
-/// sleep.
-pub(crate) fn serialized<R>(f: impl FnOnce() -> R) -> R {
-    match DAEMON.as_ref() {
-        Some(daemon) => {
-            let _guard = daemon.knobs.lock();
-            f()
-        }
-        None => f(),
-    }
-}
-
-/// Runs `f` on the hint queue under its lock; `None` before [`init`].
-pub(crate) fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> Option<R> {
-    DAEMON.as_ref().map(|d| f(&mut d.hints.lock()))
-}
-
-/// Puts `queue` in place of the hint queue and returns the old one; `None` before [`init`].
-pub(crate) fn replace_queue(queue: Queue) -> Option<Queue> {
-    with_queue(|q| core::mem::replace(q, queue))
-}
-
-/// Returns whether any THP mode could use khugepaged (C: `hugepage_enabled()`).
-pub(crate) fn hugepage_enabled() -> bool {
-    if thp::global_enabled() {
-        return true;
-    }
-    let anon = thp::anon_orders();
-    if anon.always != 0 || anon.madvise != 0 {
-        return true;
-    }
-    // `inherit` sizes follow the global mode, which is off here.
-    thp::shmem_pmd_enabled()
+    hints::init()
 }
 
 /// Starts or stops the thread to match the THP modes, then updates `min_free_kbytes`
@@ -538,7 +451,7 @@ pub(crate) fn start_stop() -> Result {
         return Ok(());
     };
     let mut thread = daemon.thread.lock();
-    if hugepage_enabled() {
+    if eligible::hugepage_enabled() {
         if thread.is_none() {
             daemon.wake.lock().stop = false;
             match Kthread::run(c"khugepaged") {
@@ -564,7 +477,7 @@ pub(crate) fn min_free_kbytes_update() {
         return;
     };
     let thread = daemon.thread.lock();
-    if hugepage_enabled() && thread.is_some() {
+    if eligible::hugepage_enabled() && thread.is_some() {
         min_free::set_recommended();
     }
 }

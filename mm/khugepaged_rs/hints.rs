@@ -24,7 +24,7 @@
 //! referenced ([`young_ptes`]), no more.
 
 use crate::{
-    daemon,
+    eligible,
     policy::{
         hint_budget::HintBudget,
         hint_heat,
@@ -40,11 +40,12 @@ use kernel::{
         thp::{self, RmapVma, TvaType},
         Mm,
     },
+    new_mutex, new_spinlock,
     page::PAGE_SHIFT,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
-        SetOnce,
+        Arc, Mutex, SetOnce, SpinLock,
     },
     time::{Instant, Monotonic},
 };
@@ -163,15 +164,42 @@ pub(crate) fn new_queue(capacity: u32) -> Result<Queue> {
     HintQueue::new(storage, pmd_shift).map_err(|_| EINVAL)
 }
 
-/// The boot-time queue: called once, before the daemon exists.
-pub(crate) fn init() -> Result<Queue> {
-    ORIGIN.populate(Instant::now());
-    new_queue(HINT_CAPACITY_DEFAULT)
+/// The queue, and the lock that makes the `hints` knob's two steps one.
+#[pin_data]
+struct Hints {
+    #[pin]
+    queue: SpinLock<Queue>,
+    /// Serialises the changes of the `hints` knob: its flag and the feeders' static key.
+    /// Taken before `cpus_read_lock()` (the static key), never under `queue`, and never
+    /// under `Daemon::thread`, which memory hotplug takes under `cpus_read_lock()`.
+    #[pin]
+    knob: Mutex<()>,
 }
 
-/// Turns hints on after [`init`]'s queue is in place.
-pub(crate) fn start() {
+/// Set once by [`init`]; the feeders and the thread find no queue before that.
+static HINTS: SetOnce<Arc<Hints>> = SetOnce::new();
+
+/// Allocates the boot-time queue and turns hints on: called once, from `khugepaged_init()`.
+pub(crate) fn init() -> Result {
+    ORIGIN.populate(Instant::now());
+    let queue = new_queue(HINT_CAPACITY_DEFAULT)?;
+    let hints = Arc::pin_init(
+        pin_init!(Hints {
+            queue <- new_spinlock!(queue, "Hints::queue"),
+            knob <- new_mutex!((), "Hints::knob"),
+        }),
+        GFP_KERNEL,
+    )?;
+    if !HINTS.populate(hints) {
+        return Err(EBUSY);
+    }
     set_enabled(true);
+    Ok(())
+}
+
+/// Runs `f` on the hint queue under its lock; `None` before [`init`].
+fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> Option<R> {
+    HINTS.as_ref().map(|h| f(&mut h.queue.lock()))
 }
 
 /// Whether hints are on.
@@ -196,11 +224,13 @@ pub(crate) fn record_served(collapsed: bool) {
 /// removed); turning them on starts the budget over: what came before says nothing of the
 /// new hints. May sleep (the feeders' static key).
 ///
-/// The flag and the static key change together under `Daemon::knobs`: two writers
+/// The flag and the static key change together under `Hints::knob`: two writers
 /// racing could otherwise leave the flag on and the feeders off, for good, since a write
 /// that changes nothing does nothing.
 pub(crate) fn set_enabled(on: bool) {
-    daemon::serialized(|| set_enabled_locked(on));
+    // Before `init()` there is no one to race with.
+    let _guard = HINTS.as_ref().map(|h| h.knob.lock());
+    set_enabled_locked(on);
 }
 
 fn set_enabled_locked(on: bool) {
@@ -213,7 +243,7 @@ fn set_enabled_locked(on: bool) {
     }
     mm_collapse::hints_key_set(on);
     if !on {
-        if let Some(n) = daemon::with_queue(|q| {
+        if let Some(n) = with_queue(|q| {
             let n = q.len();
             q.clear();
             n
@@ -225,14 +255,14 @@ fn set_enabled_locked(on: bool) {
 
 /// The queue's capacity.
 pub(crate) fn capacity() -> usize {
-    daemon::with_queue(|q| q.capacity()).unwrap_or(0)
+    with_queue(|q| q.capacity()).unwrap_or(0)
 }
 
 /// `khugepaged/hint_capacity`: a new, empty queue of `capacity` hints. The queued hints
 /// are dropped (counted as removed). May sleep.
 pub(crate) fn set_capacity(capacity: u32) -> Result {
     let queue = new_queue(capacity)?;
-    let old = daemon::replace_queue(queue).ok_or(ENODEV)?;
+    let old = with_queue(|q| core::mem::replace(q, queue)).ok_or(ENODEV)?;
     add_to(&STATS.removed, old.len());
     // The old storage is freed here, outside the queue's lock.
     drop(old);
@@ -250,7 +280,7 @@ fn with_registered<R>(mm: &Mm, f: impl FnOnce(&mut Queue, usize) -> R) -> Option
     let key = mm.as_raw() as usize;
     // The registration flag is tested under the queue's lock: `__khugepaged_exit()` clears
     // it before it takes the lock to drop the mm's hints, so no hint of an exited mm stays.
-    daemon::with_queue(|q| mm.test_flag(MmFlag::VmHugepage).then(|| f(q, key))).flatten()
+    with_queue(|q| mm.test_flag(MmFlag::VmHugepage).then(|| f(q, key))).flatten()
 }
 
 /// Runs `f` on `q`, adding the hints it found gone cold to `hint_stats` (the queue's own
@@ -323,7 +353,7 @@ pub(crate) fn add_young(
     let orders = vma.allowable_orders(
         vma.flags(),
         TvaType::Khugepaged,
-        daemon::candidate_orders(TvaType::Khugepaged, true),
+        eligible::candidate_orders(TvaType::Khugepaged, true),
     );
     let Some(top) = usize::BITS
         .checked_sub(orders.leading_zeros())
@@ -357,7 +387,7 @@ pub(crate) fn add_young(
 pub(crate) fn remove_mm(mm: &Mm) {
     // CAST: As in `add()`.
     let key = mm.as_raw() as usize;
-    if let Some(n) = daemon::with_queue(|q| q.remove_mm(key)) {
+    if let Some(n) = with_queue(|q| q.remove_mm(key)) {
         add_to(&STATS.removed, n);
     }
 }
@@ -368,7 +398,7 @@ pub(crate) fn next() -> Option<Hint> {
         return None;
     }
     let now = now_ms();
-    let hint = daemon::with_queue(|q| counting_expired(q, |q| q.serve(now))).flatten()?;
+    let hint = with_queue(|q| counting_expired(q, |q| q.serve(now))).flatten()?;
     inc(&STATS.served);
     Some(hint)
 }
@@ -432,7 +462,7 @@ pub(crate) fn write_stats(w: &mut impl Write) -> core::fmt::Result {
     }
     writeln!(w, "collapsed_scan {}", get(&STATS.collapsed_scan))?;
     let (queued, held, interval) =
-        daemon::with_queue(|q| (q.len(), q.held(), q.pass_interval())).unwrap_or((0, 0, None));
+        with_queue(|q| (q.len(), q.held(), q.pass_interval())).unwrap_or((0, 0, None));
     writeln!(w, "hints_queued {queued}")?;
     writeln!(w, "hints_held {held}")?;
     writeln!(w, "hint_pass_interval_ms {}", interval.unwrap_or(0))?;

@@ -34,6 +34,7 @@ use kernel::{
 
 mod collapse;
 mod daemon;
+mod eligible;
 mod hints;
 mod madvise;
 mod min_free;
@@ -115,8 +116,8 @@ pub unsafe extern "C" fn khugepaged_enter_vma(
     let vma = unsafe { VmaRef::from_raw(vma) };
     let mm: &Mm = vma.mm();
     if !mm.test_flag(MmFlag::VmHugepage)
-        && daemon::hugepage_enabled()
-        && daemon::collapse_possible(vma, vm_flags, TvaType::Khugepaged)
+        && eligible::hugepage_enabled()
+        && eligible::collapse_possible(vma, vm_flags, TvaType::Khugepaged)
     {
         daemon::enter(mm);
     }

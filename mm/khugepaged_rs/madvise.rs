@@ -8,7 +8,7 @@
 
 use crate::{
     collapse::{self, CollapseControl, Geometry},
-    daemon,
+    eligible,
     policy::{
         madvise::{collapse_errno, CollapseErrno},
         scan_result::ScanResult,
@@ -61,7 +61,7 @@ pub(crate) fn madvise_collapse<'a>(
     let Some(vma) = guard.vma_lookup(start) else {
         return (Err(EINVAL), guard);
     };
-    if !daemon::collapse_possible(vma, vma.flags(), TvaType::ForcedCollapse) {
+    if !eligible::collapse_possible(vma, vma.flags(), TvaType::ForcedCollapse) {
         return (Err(EINVAL), guard);
     }
     let hstart = geo.align_up(start);

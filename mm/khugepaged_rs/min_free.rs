@@ -7,7 +7,7 @@
 //! `hugepage_init()` and the shmem sysfs handlers, as in C.
 
 use crate::{
-    daemon,
+    eligible,
     policy::min_free::{recommended_min_free_kbytes, Reserves},
 };
 use kernel::{mm::page_alloc, page::PAGE_SHIFT};
@@ -15,7 +15,7 @@ use kernel::{mm::page_alloc, page::PAGE_SHIFT};
 /// Raises `min_free_kbytes` to what THP needs (never lowers it), or recomputes the default if
 /// THP is off, then updates the zone watermarks.
 pub(crate) fn set_recommended() {
-    if daemon::hugepage_enabled() {
+    if eligible::hugepage_enabled() {
         let reserves = Reserves {
             nr_zones: page_alloc::nr_populated_user_zones() as u64,
             pageblock_nr_pages: page_alloc::pageblock_nr_pages() as u64,
