@@ -23,14 +23,17 @@ use kernel::{
     alloc::KVec,
     bindings,
     mm::{
-        collapse::{
-            self, add_mthp_stat, count_memcg_folio_event, count_mthp_stat, count_vm_event, trace,
-            CopyError, DetachedTable, MthpStat, SwapinError, VmEvent,
-        },
+        collapse::{CopyError, DetachedTable},
         folio::{IsolateError, IsolatedFolios, NewFolio},
+        khugepaged_trace as trace, numa,
         pgtable::{MmapLocked, PmdState},
+        swap::{self, SwapinError},
         thp,
         virt::VmaRef,
+        vmstat::{
+            add_mthp_stat, count_memcg_folio_event, count_mthp_stat, count_vm_event, MthpStat,
+            VmEvent,
+        },
         MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,
@@ -113,7 +116,7 @@ impl CollapseControl {
             is_khugepaged,
             progress: 0,
             hint_young: 0,
-            node_load: KVec::from_elem(0u32, collapse::max_numnodes(), GFP_KERNEL)?,
+            node_load: KVec::from_elem(0u32, numa::max_numnodes(), GFP_KERNEL)?,
             isolated: IsolatedFolios::new(geo.nr, GFP_KERNEL)?,
             present: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
             swap: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
@@ -164,7 +167,7 @@ impl CollapseControl {
     /// With `node_reclaim_mode` on, gives up on a range whose pages lie on nodes too far
     /// apart for one local huge page (C: `collapse_scan_abort()`).
     pub(crate) fn scan_abort(&self, nid: usize) -> bool {
-        if !collapse::node_reclaim_enabled() {
+        if !numa::node_reclaim_enabled() {
             return false;
         }
         if self.node_load.get(nid).is_some_and(|&n| n != 0) {
@@ -172,7 +175,7 @@ impl CollapseControl {
         }
         self.node_load.iter().enumerate().any(|(other, &load)| {
             // CAST: Node ids are below `MAX_NUMNODES`.
-            load != 0 && collapse::node_too_far(nid as i32, other as i32)
+            load != 0 && numa::node_too_far(nid as i32, other as i32)
         })
     }
 
@@ -439,7 +442,7 @@ fn collapse_locked(
     let guard = if unmapped > 0 {
         // Below the PMD order, pages are never swapped in: that could make a later scan
         // collapse a larger order than the process touched (creep).
-        match collapse::swap_in(guard, addr, nr, is_pmd) {
+        match swap::swap_in(guard, addr, nr, is_pmd) {
             Ok((guard, swapped_in)) => {
                 trace::collapse_huge_page_swapin(
                     mm,

@@ -34,10 +34,8 @@ use crate::{
 use kernel::{
     kthread::{self, Kthread, ThreadFn, ThreadTask},
     mm::{
-        collapse::{trace, MmFlag},
-        pgtable::MmapLocked,
-        thp::TvaType,
-        Mm, MmWithUser, MmWithUserAsync, MmapReadGuard,
+        khugepaged_trace as trace, mm_struct::MmFlag, pgtable::MmapLocked, thp::TvaType, Mm,
+        MmWithUser, MmWithUserAsync, MmapReadGuard,
     },
     new_condvar, new_mutex, new_spinlock,
     prelude::*,
@@ -185,7 +183,7 @@ impl Daemon {
         let progress_max = settings::get(Knob::PagesToScan);
         let mut pass_through_head = 0u32;
         let mut may_wait = true;
-        kernel::mm::collapse::lru_add_drain_all();
+        kernel::mm::swap::lru_add_drain_all();
         cc.progress = 0;
         let hint_budget = hints::budget_limit(progress_max);
         while cc.progress < hint_budget {

@@ -6,7 +6,7 @@
 //! `collapse_possible()`, `collapse_test_exit_or_disable()`).
 
 use kernel::mm::{
-    collapse::MmFlag,
+    mm_struct::MmFlag,
     thp::{self, TvaType},
     virt::{vm_flags_t, VmaRef},
     Mm,

@@ -36,7 +36,8 @@ use core::fmt::Write;
 use kernel::{
     alloc::KVVec,
     mm::{
-        collapse::{self as mm_collapse, MmFlag},
+        khugepaged_trace,
+        mm_struct::MmFlag,
         thp::{self, RmapVma, TvaType},
         Mm,
     },
@@ -241,7 +242,7 @@ fn set_enabled_locked(on: bool) {
     if on {
         BUDGET.store(HintBudget::new().to_raw(), Relaxed);
     }
-    mm_collapse::hints_key_set(on);
+    thp::hints_key_set(on);
     if !on {
         if let Some(n) = with_queue(|q| {
             let n = q.len();
@@ -425,7 +426,7 @@ pub(crate) fn served(hint: &Hint, status: i32, collapsed: bool, stale: bool) {
     if stale {
         inc(&STATS.stale);
     }
-    mm_collapse::trace::collapse_hint(
+    khugepaged_trace::collapse_hint(
         hint.mm,
         hint.addr,
         hint.prio,

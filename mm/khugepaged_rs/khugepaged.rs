@@ -23,7 +23,7 @@ use kernel::{
     bindings,
     ffi::{c_int, c_uint, c_ulong},
     mm::{
-        collapse::MmFlag,
+        mm_struct::MmFlag,
         thp::{RmapVma, TvaType},
         virt::{vm_flags_t, VmaRef},
         Mm, MmWithUser,

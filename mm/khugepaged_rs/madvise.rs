@@ -17,7 +17,7 @@ use crate::{
 use kernel::{
     kthread::cond_resched,
     mm::{
-        collapse::lru_add_drain_all,
+        swap::lru_add_drain_all,
         thp::{self, TvaType},
         virt::{flags, vm_flags_t},
         MmWithUser, MmapReadGuard,

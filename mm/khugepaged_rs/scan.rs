@@ -18,9 +18,10 @@ use crate::collapse::{
 use crate::policy::scan_result::ScanResult;
 use kernel::{
     mm::{
-        collapse::{trace, MthpStat, VmEvent},
+        khugepaged_trace as trace,
         pgtable::{MmapLocked, PmdState, PteTable},
         virt::VmaRef,
+        vmstat::{MthpStat, VmEvent},
         MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,

@@ -196,3 +196,12 @@ impl RmapVma {
         unsafe { bindings::thp_vma_allowable_orders(self.as_ptr(), vm_flags, tva as u32, orders) }
     }
 }
+
+/// Turns the collapse-hint feeders in `mm/vmscan.c` on or off (a static key: a few
+/// microseconds of code patching, so not for hot paths). May sleep.
+#[cfg(CONFIG_KHUGEPAGED_RS)]
+pub fn hints_key_set(on: bool) {
+    // SAFETY: `khugepaged_rs_hints_key_set()` toggles a static key defined in
+    // mm/khugepaged_rs/glue.c; it may sleep, which the caller allows (process context).
+    unsafe { bindings::khugepaged_rs_hints_key_set(on) }
+}
