@@ -25,10 +25,10 @@
 //! hint queue's locks are the hints' own ([`hints`]).
 
 use crate::{
-    collapse::{self, CollapseControl},
+    control::CollapseControl,
     eligible, hints, min_free,
     policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
-    scan, settings,
+    scan, settings, single_pmd,
     slots::{NewSlot, Slots},
 };
 use kernel::{
@@ -250,7 +250,7 @@ impl Daemon {
                     if !eligible::exit_or_disabled(&user) {
                         cc.hint_young = hints::young_ptes(hint);
                         if let Ok((r, _)) =
-                            collapse::collapse_hinted_pmd(cc, &user, guard, hint.addr)
+                            single_pmd::collapse_hinted_pmd(cc, &user, guard, hint.addr)
                         {
                             stale = false;
                             result = r;
@@ -406,7 +406,7 @@ fn scan_vmas<'a>(
                 }
             }
         };
-        let (r, back) = collapse::collapse_scanned(cc, mm, guard, addr, &stats);
+        let (r, back) = single_pmd::collapse_scanned(cc, mm, guard, addr, &stats);
         scan::trace(mm, &stats, r);
         *result = r;
         cursor.address = addr.saturating_add(geo.size);

@@ -33,14 +33,17 @@ use kernel::{
 };
 
 mod collapse;
+mod control;
 mod daemon;
 mod eligible;
 mod hints;
 mod madvise;
 mod min_free;
+mod mthp;
 pub mod policy;
 mod scan;
 mod settings;
+mod single_pmd;
 mod slots;
 mod sysfs;
 

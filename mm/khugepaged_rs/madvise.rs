@@ -7,12 +7,14 @@
 //! collapsed yet and fail with `EINVAL`, as a range khugepaged could not collapse either.
 
 use crate::{
-    collapse::{self, CollapseControl, Geometry},
+    collapse,
+    control::{CollapseControl, Geometry},
     eligible,
     policy::{
         madvise::{collapse_errno, CollapseErrno},
         scan_result::ScanResult,
     },
+    single_pmd,
 };
 use kernel::{
     kthread::cond_resched,
@@ -98,7 +100,7 @@ pub(crate) fn madvise_collapse<'a>(
                 }
             }
         };
-        let (result, back) = collapse::collapse_single_pmd(&mut cc, mm, g, addr);
+        let (result, back) = single_pmd::collapse_single_pmd(&mut cc, mm, g, addr);
         held = back;
         match result {
             ScanResult::Succeed | ScanResult::PmdMapped => thps += 1,

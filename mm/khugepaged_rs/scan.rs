@@ -12,7 +12,7 @@
 //!
 //! The caller looks up the VMA and its enabled orders once for all the ranges it scans in it.
 
-use crate::collapse::{
+use crate::control::{
     count_pmd_event, max_ptes_none, max_ptes_shared, max_ptes_swap, CollapseControl,
 };
 use crate::policy::scan_result::ScanResult;

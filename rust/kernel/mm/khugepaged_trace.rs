@@ -70,9 +70,7 @@ pub fn scan_pmd(
 /// `mm_collapse_huge_page`: the end of one collapse attempt.
 pub fn collapse_huge_page(mm: &Mm, isolated: bool, status: i32, order: u32) {
     // SAFETY: As for `scan_pmd`.
-    unsafe {
-        bindings::trace_mm_collapse_huge_page(mm.as_raw(), isolated.into(), status, order)
-    }
+    unsafe { bindings::trace_mm_collapse_huge_page(mm.as_raw(), isolated.into(), status, order) }
 }
 
 /// `mm_collapse_huge_page_isolate`: the isolation step; `folio` is the last one looked at.
