@@ -14,7 +14,10 @@ use crate::{
     settings,
 };
 use kernel::{
-    mm::{MmWithUser, MmapReadGuard},
+    mm::{
+        pgtable::{MmapLocked, PmdState},
+        MmWithUser, MmapReadGuard,
+    },
     sync::atomic::Relaxed,
 };
 
@@ -94,7 +97,18 @@ fn single_pmd<'a>(
             return Err(guard);
         }
         if !vma.is_anonymous() {
-            return Ok((ScanResult::Fail, Some(guard)));
+            // File and shmem collapse are not written yet; a range their huge page already
+            // maps by its PMD is what 7.3 reports it as (`try_collapse_pte_mapped_thp()`),
+            // which `MADV_COLLAPSE` counts as done.
+            let huge = guard
+                .find_pmd(vma, addr)
+                .is_some_and(|pmd| pmd.state() == PmdState::Huge);
+            let result = if huge {
+                ScanResult::PmdMapped
+            } else {
+                ScanResult::Fail
+            };
+            return Ok((result, Some(guard)));
         }
         scan::scan_pmd(cc, &guard, vma, orders, addr)
     };

@@ -129,24 +129,30 @@ long meminfo_kb(const char *field)
 }
 
 /* AnonHugePages (kB) of the VMA containing addr, or -1. */
-long anon_huge_kb(void *addr)
+long smaps_kb(void *addr, const char *field)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	unsigned long start, end, a = (unsigned long)addr;
+	size_t n = strlen(field);
 	char line[512], perms[8];
 	bool in_vma = false;
-	long kb = -1, v;
+	long kb = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3)
 			in_vma = start <= a && a < end;
-		else if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &v) == 1)
-			kb = v;
+		else if (in_vma && !strncmp(line, field, n) && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
 	}
 	fclose(f);
 	return kb;
+}
+
+long anon_huge_kb(void *addr)
+{
+	return smaps_kb(addr, "AnonHugePages");
 }
 
 /* Settings changed through set_setting(), in the order they were changed. */

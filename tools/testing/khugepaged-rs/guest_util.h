@@ -37,6 +37,8 @@ pid_t khugepaged_pid(void);
 long meminfo_field(const char *buf, const char *field);
 /* The same, read now: meminfo_kb("MemTotal:"). */
 long meminfo_kb(const char *field);
+/* A field (kB; "ShmemPmdMapped") of the VMA containing addr in /proc/self/smaps, or -1. */
+long smaps_kb(void *addr, const char *field);
 /* AnonHugePages (kB) of the VMA containing addr, from /proc/self/smaps, or -1. */
 long anon_huge_kb(void *addr);
 

@@ -10,7 +10,8 @@
  * Cases: (a) madvise(MADV_COLLAPSE) of one aligned, fully populated PMD
  * range; (b) the same through process_madvise() on our own pidfd; (c) a
  * range holding no aligned PMD is a successful no-op; (d) an unmapped range
- * fails with ENOMEM.  Whether a range is PMD-mapped is decided from
+ * fails with ENOMEM; (e) shmem a huge page already maps by its PMD is
+ * collapsed already: 0, and the data and the mapping stay.  Whether a range is PMD-mapped is decided from
  * /proc/self/smaps (AnonHugePages of the VMA) and, when PFNs are visible
  * (root), /proc/self/pagemap + /proc/kpageflags (one naturally aligned
  * compound page of HPAGE_PMD_NR pages).
@@ -209,6 +210,56 @@ static void test_unmapped(void)
 	ksft_test_result(ret == -1 && err == ENOMEM, "- %s\n", name);
 }
 
+/* (e): shmem already mapped by a huge PMD (faulted in with shmem_enabled=advise). */
+static void test_shmem_huge(void)
+{
+	const char *name = "MADV_COLLAPSE of shmem a huge PMD maps already returns 0";
+	size_t len = pmd_size;
+	long before, after = -1;
+	char buf[256];
+	int fd, ret = -1, err = 0;
+	bool ok = false;
+	char *base, *p;
+
+	set_mode(THP_DIR "/shmem_enabled", "advise");
+	snprintf(buf, sizeof(buf), "%s/hugepages-%zukB/shmem_enabled", THP_DIR, pmd_size >> 10);
+	if (!access(buf, F_OK))
+		set_mode(buf, "inherit");
+	fd = memfd_create("madv_collapse", 0);
+	if (fd < 0 || ftruncate(fd, len)) {
+		ksft_perror("memfd");
+		ksft_test_result_fail("- %s\n", name);
+		return;
+	}
+	/* A PMD-aligned shared mapping: reserve, then map the file at the boundary. */
+	base = mmap(NULL, len + pmd_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	p = base == MAP_FAILED ? MAP_FAILED :
+		mmap((char *)(((uintptr_t)base + pmd_size - 1) & ~(pmd_size - 1)), len,
+		     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		ksft_perror("mmap");
+		ksft_test_result_fail("- %s\n", name);
+		close(fd);
+		return;
+	}
+	madvise(p, len, MADV_HUGEPAGE);
+	fill(p, len, 0xe);
+	before = smaps_kb(p, "ShmemPmdMapped");
+	if (before == (long)(len >> 10)) {
+		errno = 0;
+		ret = madvise(p, len, MADV_COLLAPSE);
+		err = errno;
+		after = smaps_kb(p, "ShmemPmdMapped");
+		ok = ret == 0 && after == before && intact(p, len, 0xe);
+	}
+	ksft_print_msg("ShmemPmdMapped %ld kB before, %ld kB after; returned %d (%s)\n", before,
+		       after, ret, ret ? strerror(err) : "no error");
+	ksft_test_result(ok, "- %s\n", name);
+	munmap(base, len + pmd_size);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	ksft_print_header();
@@ -222,7 +273,7 @@ int main(int argc, char **argv)
 	ksft_print_msg("expecting %s; hpage_pmd_size=%zu page_size=%zu HPAGE_PMD_NR=%zu\n",
 		       argv[2], pmd_size, page_size, pmd_nr);
 
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	setup_thp();
 	pidfd = syscall(SYS_pidfd_open, getpid(), 0);
 	pidfd_errno = errno;
@@ -231,6 +282,7 @@ int main(int argc, char **argv)
 	test_collapse(true);
 	test_small_unaligned();
 	test_unmapped();
+	test_shmem_huge();
 
 	ksft_finished();
 }
