@@ -129,8 +129,8 @@ fn collapse_locked(
     let nr = 1usize.checked_shl(order).unwrap_or(0);
     let pmd_addr = geo.align_down(addr);
     // Dropped last on every path, after the locks, as C puts it.
-    let folio = alloc_charge_folio(cc, mm, order)?;
-    if folio.alloc_deferred().is_err() {
+    let mut folio = Some(alloc_charge_folio(cc, mm, order)?);
+    if folio.as_ref().is_some_and(|f| f.alloc_deferred().is_err()) {
         return Err(ScanResult::AllocHugePageFail);
     }
 
@@ -195,13 +195,6 @@ fn collapse_locked(
     }
     let anon_lock = wguard.lock_anon_vma(vma).ok_or(ScanResult::PageAnon)?;
     let uffd = vma.userfaultfd_armed();
-    // The table marks the VMA as being written (page faults under the per-VMA lock back off)
-    // and keeps the anon_vma lock until rmap can no longer miss a mapping.
-    let Some(mut table) =
-        DetachedTable::detach(&wguard, anon_lock, pmd, addr, nr, &mut cc.isolated)
-    else {
-        return Err(ScanResult::NoPteTable);
-    };
     let limits = IsolateLimits {
         is_khugepaged: cc.is_khugepaged,
         hint_young: cc.hint_young,
@@ -211,22 +204,39 @@ fn collapse_locked(
         order,
         geo,
     };
-    // On failure `table` is dropped: the PMD is restored, then the pages released, then the
-    // anon_vma lock dropped, and then the mmap lock.
-    isolate(&mut table, mm, &limits)?;
-    table.unlock();
-    // A PMD-sized range has every page isolated and locked now: rmap cannot reach them, so
-    // the copy need not hold the anon_vma lock. Below PMD size the table keeps it until the
-    // table is back, for rmap walks of the neighbouring folios.
-    if is_pmd {
-        table.release_anon_vma();
-    }
-    match table.copy_into(folio) {
-        Ok(()) => {}
-        Err((CopyError::MachineCheck, _folio)) => return Err(ScanResult::CopyMc),
-        Err((CopyError::Mismatch, _folio)) => return Err(ScanResult::Fail),
-    }
-    table.commit().map_err(|_| ScanResult::Fail)
+    // The table keeps the anon_vma lock until rmap can no longer miss a mapping. On failure
+    // it is put back as `detach()` returns: the PMD restored, then the pages released, then
+    // the anon_vma lock dropped; the new folio goes back to `folio`, dropped after the mmap
+    // lock.
+    let collapse = |table: &mut DetachedTable<'_>| {
+        isolate(table, mm, &limits)?;
+        table.unlock();
+        // A PMD-sized range has every page isolated and locked now: rmap cannot reach them,
+        // so the copy need not hold the anon_vma lock. Below PMD size the table keeps it
+        // until the table is back, for rmap walks of the neighbouring folios.
+        if is_pmd {
+            table.release_anon_vma();
+        }
+        let new = folio.take().ok_or(ScanResult::Fail)?;
+        if let Err((err, new)) = table.copy_into(new) {
+            folio = Some(new);
+            return Err(match err {
+                CopyError::MachineCheck => ScanResult::CopyMc,
+                CopyError::Mismatch => ScanResult::Fail,
+            });
+        }
+        table.commit().map_err(|_| ScanResult::Fail)
+    };
+    DetachedTable::detach(
+        &wguard,
+        anon_lock,
+        pmd,
+        addr,
+        nr,
+        &mut cc.isolated,
+        collapse,
+    )
+    .unwrap_or(Err(ScanResult::NoPteTable))
 }
 
 /// The limits isolation applies, read once before the page table is taken out.

@@ -32,7 +32,8 @@ use core::ptr::NonNull;
 pub enum CopyError {
     /// A machine check (memory poison) hit while reading a source page.
     MachineCheck,
-    /// The new folio does not have the table's size, or a mapped page was not isolated first.
+    /// The new folio does not have the table's size, a mapped page was not isolated first, or
+    /// one is write-protected by userfaultfd.
     Mismatch,
 }
 
@@ -74,13 +75,33 @@ pub struct DetachedTable<'a> {
 
 impl<'a> DetachedTable<'a> {
     /// Unlinks the page table `pmd` points to, for the `nr` PTEs from `start` to be collapsed
-    /// (the notifier range covers just those), and locks it. `anon` is the lock of the VMA's
-    /// anon_vma, which the table keeps until it is back or every page it maps is isolated.
+    /// (the notifier range covers just those), locks it, and runs `f` on it; then puts the
+    /// table back as it was, unless `f` committed a collapse. `anon` is the guard
+    /// [`MmapWriteGuard::lock_anon_vma`] took for the VMA, which the table keeps until it is
+    /// back or every page it maps is isolated.
+    ///
+    /// The table lives only in this call, so it cannot be leaked: leaking it would leave the
+    /// PMD empty under pages rmap believes mapped, and the table mapped for good.
     ///
     /// Returns `None`, with nothing changed (`anon` is unlocked), unless `pmd` still points
-    /// to a page table, its VMA is anonymous and maps the whole PMD range, `anon` locks its
-    /// anon_vma, and the `nr` PTEs from `start` lie in the table.
-    pub fn detach(
+    /// to a page table, its VMA is anonymous and maps the whole PMD range, `anon` was taken
+    /// for that VMA, and the `nr` PTEs from `start` are a naturally aligned range of the table.
+    pub fn detach<R>(
+        guard: &'a MmapWriteGuard<'a>,
+        anon: AnonVmaWriteGuard<'a>,
+        pmd: Pmd<'a>,
+        start: usize,
+        nr: usize,
+        isolated: &'a mut IsolatedFolios,
+        f: impl FnOnce(&mut DetachedTable<'a>) -> R,
+    ) -> Option<R> {
+        let mut table = Self::unlink(guard, anon, pmd, start, nr, isolated)?;
+        let r = f(&mut table);
+        drop(table);
+        Some(r)
+    }
+
+    fn unlink(
         guard: &'a MmapWriteGuard<'a>,
         anon: AnonVmaWriteGuard<'a>,
         pmd: Pmd<'a>,
@@ -100,8 +121,8 @@ impl<'a> DetachedTable<'a> {
             || vma.start() > pmd_addr
             || pmd_addr.checked_add(pmd_size)? > vma.end()
             || start & !pmd_size.wrapping_sub(1) != pmd_addr
-            || !start.is_multiple_of(PAGE_SIZE)
-            || nr == 0
+            || !nr.is_power_of_two()
+            || !start.is_multiple_of(PAGE_SIZE.checked_mul(nr)?)
             || nr > ptes_to_pmd_end(start, pmd_nr)
         {
             return None;
@@ -111,8 +132,8 @@ impl<'a> DetachedTable<'a> {
         // SAFETY: A zeroed range is a valid value for `_init()` to fill in.
         let mut range: bindings::mmu_notifier_range = unsafe { core::mem::zeroed() };
         // SAFETY: We hold the mmap write lock of `mm` and `vma` is marked as being written
-        // (`anon`'s invariant), `pmdp` is one of its PMD entries and `vma` maps its whole range: this is the
-        // sequence `collapse_huge_page()` uses to take a page table out of the tree, with the
+        // (`anon` was taken for it), `pmdp` is one of its PMD entries and `vma` maps its
+        // whole range: this is the sequence `collapse_huge_page()` uses to take a page table out of the tree, with the
         // entry checked under its lock first. GUP-fast backs off from the changed PMD, and the
         // sync makes sure none is still walking the old table.
         let mut orig = unsafe {
@@ -206,6 +227,9 @@ impl<'a> DetachedTable<'a> {
     /// Locks and isolates the folio PTE `i` maps. Returns whether it was newly isolated
     /// (`false` for another PTE of a large folio isolated before).
     pub fn isolate(&mut self, i: usize) -> Result<bool, IsolateError> {
+        if self.committed {
+            return Err(IsolateError::Count);
+        }
         let folio = match self.folio(i) {
             // SAFETY: As in `folio()`: alive while the table is detached, whatever the borrow.
             Some(f) => unsafe { Folio::from_raw(f.as_raw()) },
@@ -239,9 +263,10 @@ impl<'a> DetachedTable<'a> {
 
     /// Whether every present entry of the range maps an isolated folio.
     fn all_isolated(&self) -> bool {
+        // A swap, migration or device entry has no isolated folio: rmap must still see it.
         (0..self.nr).all(|i| {
             self.pte(i).is_some_and(|pte| {
-                pte.is_none_or_zero() || !pte.is_present() || self.isolated.slot_isolated(i)
+                pte.is_none_or_zero() || (pte.is_present() && self.isolated.slot_isolated(i))
             })
         })
     }
@@ -253,7 +278,7 @@ impl<'a> DetachedTable<'a> {
         let order_ok = 1usize
             .checked_shl(new.folio().order())
             .is_some_and(|n| n == self.nr);
-        if !order_ok || self.copied.is_some() {
+        if !order_ok || self.copied.is_some() || self.committed {
             return Err((CopyError::Mismatch, new));
         }
         for i in 0..self.nr {
@@ -268,7 +293,9 @@ impl<'a> DetachedTable<'a> {
                 unsafe { bindings::clear_user_highpage(dst, addr) };
                 continue;
             }
-            if !pte.is_present() || !self.isolated.slot_isolated(i) {
+            // A userfaultfd write-protected entry must stay one: the new mapping could not
+            // carry the marker.
+            if !pte.is_present() || pte.is_uffd() || !self.isolated.slot_isolated(i) {
                 return Err((CopyError::Mismatch, new));
             }
             // SAFETY: The source page is mapped by the detached table and its folio is
@@ -293,10 +320,11 @@ impl<'a> DetachedTable<'a> {
     /// releases the old pages, then maps the new folio by the PMD if the range is the whole
     /// table (depositing the table for a later split), or puts the table back and maps the
     /// folio by the range's PTEs, one reference each, as a freshly faulted mTHP (the other
-    /// PTEs of the table are untouched). Without a copy, gives the table back unchanged.
-    pub fn commit(mut self) -> Result<(), Self> {
+    /// PTEs of the table are untouched). Without a copy, fails and changes nothing: the
+    /// table goes back when [`DetachedTable::detach`] returns.
+    pub fn commit(&mut self) -> Result<(), CopyError> {
         let Some(new) = self.copied.take() else {
-            return Err(self);
+            return Err(CopyError::Mismatch);
         };
         self.unlock();
         self.release_old_pages();
@@ -352,7 +380,7 @@ impl<'a> DetachedTable<'a> {
                 bindings::spin_unlock(pmd_ptl);
             }
         }
-        // Dropping `self` now only unmaps the table and then drops the anon_vma lock.
+        // Dropping the table now only unmaps it and then drops the anon_vma lock.
         self.committed = true;
         Ok(())
     }

@@ -210,10 +210,12 @@ impl<'a> Pmd<'a> {
 
     /// Maps and locks the page table from `addr` to the end of the PMD or of the VMA,
     /// whichever comes first, or returns `None` if the entry no longer points to a page table
-    /// (C's `pte_offset_map_lock()`) or `addr` lies outside the VMA or the entry's range.
+    /// (C's `pte_offset_map_lock()`) or `addr` is not page-aligned or lies outside the VMA or
+    /// the entry's range.
     #[inline]
     pub fn lock_ptes(&self, addr: usize) -> Option<PteTable<'_>> {
-        if addr < self.vma.start()
+        if !addr.is_multiple_of(PAGE_SIZE)
+            || addr < self.vma.start()
             || addr >= self.vma.end()
             || addr & !pmd_size().wrapping_sub(1) != self.addr
         {

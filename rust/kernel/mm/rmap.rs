@@ -20,11 +20,13 @@ impl MmapWriteGuard<'_> {
         // SAFETY: The VMA is valid under our mmap lock; its anon_vma cannot change while we
         // hold the lock for writing.
         let anon_vma = NonNull::new(unsafe { (*vma.as_ptr()).anon_vma })?;
+        let vma_ptr = NonNull::new(vma.as_ptr())?;
         // SAFETY: The anon_vma lives as long as the VMA refers to it.
         unsafe { bindings::anon_vma_lock_write(anon_vma.as_ptr()) };
         // INVARIANT: Just taken.
         Some(AnonVmaWriteGuard {
             anon_vma,
+            vma: vma_ptr,
             _lock: PhantomData,
         })
     }
@@ -35,19 +37,20 @@ impl MmapWriteGuard<'_> {
 /// # Invariants
 ///
 /// The current task holds `anon_vma`'s (root) rwsem for writing until drop, and the anon_vma
-/// outlives the guard (its VMA is pinned by the mmap write lock the guard borrows). That VMA
-/// is marked as being written (`vma_start_write()`), so no page fault runs in it.
+/// outlives the guard (`vma`, which refers to it, is pinned by the mmap write lock the guard
+/// borrows). `vma` is marked as being written (`vma_start_write()`), so no page fault runs
+/// in it; the other VMAs sharing the anon_vma (after a split, say) are not.
 pub struct AnonVmaWriteGuard<'a> {
     anon_vma: NonNull<bindings::anon_vma>,
+    vma: NonNull<bindings::vm_area_struct>,
     _lock: PhantomData<&'a MmapWriteGuard<'a>>,
 }
 
 impl AnonVmaWriteGuard<'_> {
-    /// Whether this is the lock of `vma`'s anon_vma.
+    /// Whether this guard was taken for `vma`: its anon_vma is locked and it is marked as
+    /// being written.
     pub(crate) fn locks(&self, vma: &VmaRef) -> bool {
-        // SAFETY: The VMA is valid (`VmaRef` invariant); its anon_vma cannot change under the
-        // mmap write lock the guard borrows.
-        core::ptr::eq(unsafe { (*vma.as_ptr()).anon_vma }, self.anon_vma.as_ptr())
+        core::ptr::eq(vma.as_ptr(), self.vma.as_ptr())
     }
 }
 
