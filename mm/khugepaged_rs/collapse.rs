@@ -28,6 +28,7 @@ use kernel::{
             CopyError, DetachedTable, MthpStat, SwapinError, VmEvent,
         },
         folio::{IsolateError, IsolatedFolios, NewFolio},
+        nodemask::{self, NodeMask},
         pgtable::{MmapLocked, PmdState},
         thp::{self, TvaType},
         virt::VmaRef,
@@ -176,18 +177,25 @@ impl CollapseControl {
         })
     }
 
-    /// The first node with the most pages of the range (C: `collapse_find_target_node()`).
-    fn target_node(&self) -> i32 {
-        let mut best = 0;
-        let mut max = 0;
+    /// Where the new folio may go: the first node with the most pages of the range, preferred,
+    /// and every online node with as many (C: `collapse_find_target_node()`). As in 7.3, the
+    /// collapse fails rather than fall back to a node holding fewer of the pages.
+    fn target_nodes(&self) -> (i32, NodeMask) {
+        let max = self.node_load.iter().copied().max().unwrap_or(0);
+        let mut first = None;
+        let mut nodes = NodeMask::new();
         for (nid, &load) in self.node_load.iter().enumerate() {
-            if load > max {
-                max = load;
-                best = nid;
+            if load != max {
+                continue;
+            }
+            // CAST: Node ids are below `MAX_NUMNODES`.
+            let nid = nid as i32;
+            first.get_or_insert(nid);
+            if nodemask::node_online(nid) {
+                nodes.set(nid);
             }
         }
-        // CAST: Node ids are below `MAX_NUMNODES`.
-        best as i32
+        (first.unwrap_or(0), nodes)
     }
 }
 
@@ -377,7 +385,8 @@ fn alloc_charge_folio(
     } else {
         bindings::GFP_TRANSHUGE_LIGHT
     };
-    let Some(folio) = NewFolio::alloc(gfp, order, cc.target_node()) else {
+    let (nid, nodes) = cc.target_nodes();
+    let Some(folio) = NewFolio::alloc(gfp, order, nid, &nodes) else {
         count_collapse_event(
             cc.geo,
             order,
