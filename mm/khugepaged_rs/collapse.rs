@@ -73,7 +73,8 @@ fn alloc_charge_folio(
     } else {
         bindings::GFP_TRANSHUGE_LIGHT
     };
-    let Some(folio) = NewFolio::alloc(gfp, order, cc.target_node()) else {
+    let (nid, nodes) = cc.target_nodes();
+    let Some(folio) = NewFolio::alloc(gfp, order, nid, &nodes) else {
         count_collapse_event(
             cc.geo,
             order,

@@ -9,7 +9,8 @@ use kernel::{
     alloc::KVec,
     mm::{
         folio::IsolatedFolios,
-        numa, thp,
+        nodemask::{self, NodeMask},
+        thp,
         vmstat::{count_mthp_stat, count_vm_event, MthpStat, VmEvent},
     },
     page::PAGE_SIZE,
@@ -92,7 +93,7 @@ impl CollapseControl {
             is_khugepaged,
             progress: 0,
             hint_young: 0,
-            node_load: KVec::from_elem(0u32, numa::max_numnodes(), GFP_KERNEL)?,
+            node_load: KVec::from_elem(0u32, nodemask::MAX_NUMNODES, GFP_KERNEL)?,
             isolated: IsolatedFolios::new(geo.nr, GFP_KERNEL)?,
             present: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
             swap: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
@@ -143,7 +144,7 @@ impl CollapseControl {
     /// With `node_reclaim_mode` on, gives up on a range whose pages lie on nodes too far
     /// apart for one local huge page (C: `collapse_scan_abort()`).
     pub(crate) fn scan_abort(&self, nid: usize) -> bool {
-        if !numa::node_reclaim_enabled() {
+        if !nodemask::node_reclaim_enabled() {
             return false;
         }
         if self.node_load.get(nid).is_some_and(|&n| n != 0) {
@@ -151,22 +152,29 @@ impl CollapseControl {
         }
         self.node_load.iter().enumerate().any(|(other, &load)| {
             // CAST: Node ids are below `MAX_NUMNODES`.
-            load != 0 && numa::node_too_far(nid as i32, other as i32)
+            load != 0 && nodemask::node_too_far(nid as i32, other as i32)
         })
     }
 
-    /// The first node with the most pages of the range (C: `collapse_find_target_node()`).
-    pub(crate) fn target_node(&self) -> i32 {
-        let mut best = 0;
-        let mut max = 0;
+    /// Where the new folio may go: the first node with the most pages of the range, preferred,
+    /// and every online node with as many (C: `collapse_find_target_node()`). As in 7.3, the
+    /// collapse fails rather than fall back to a node holding fewer of the pages.
+    pub(crate) fn target_nodes(&self) -> (i32, NodeMask) {
+        let max = self.node_load.iter().copied().max().unwrap_or(0);
+        let mut first = None;
+        let mut nodes = NodeMask::new();
         for (nid, &load) in self.node_load.iter().enumerate() {
-            if load > max {
-                max = load;
-                best = nid;
+            if load != max {
+                continue;
+            }
+            // CAST: Node ids are below `MAX_NUMNODES`.
+            let nid = nid as i32;
+            first.get_or_insert(nid);
+            if nodemask::node_online(nid) {
+                nodes.set(nid);
             }
         }
-        // CAST: Node ids are below `MAX_NUMNODES`.
-        best as i32
+        (first.unwrap_or(0), nodes)
     }
 }
 

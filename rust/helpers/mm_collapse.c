@@ -122,7 +122,6 @@ __rust_helper bool rust_helper_node_too_far(int a, int b) { return node_distance
 #else
 __rust_helper bool rust_helper_node_too_far(int a, int b) { return false; }
 #endif
-__rust_helper unsigned int rust_helper_max_numnodes(void) { return MAX_NUMNODES; }
 
 /* MMU notifiers */
 __rust_helper void rust_helper_mmu_notifier_range_init_clear(struct mmu_notifier_range *range, struct mm_struct *mm, unsigned long start, unsigned long end) { mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, mm, start, end); }

@@ -23,3 +23,9 @@ __rust_helper unsigned long rust_helper_pageblock_nr_pages(void)
 {
 	return pageblock_nr_pages;
 }
+
+__rust_helper struct folio *rust_helper___folio_alloc(gfp_t gfp, unsigned int order, int nid,
+						      nodemask_t *nodemask)
+{
+	return __folio_alloc(gfp, order, nid, nodemask);
+}

@@ -10,7 +10,10 @@ use crate::{
     alloc::{Flags, KVVec, KVec},
     bindings,
     error::{code::ENOMEM, Result},
-    mm::MmWithUser,
+    mm::{
+        nodemask::{self, NodeMask},
+        MmWithUser,
+    },
     types::Opaque,
 };
 use core::ptr::NonNull;
@@ -144,12 +147,23 @@ pub struct NewFolio {
 unsafe impl Send for NewFolio {}
 
 impl NewFolio {
-    /// Allocates a folio of `order` with `gfp`, preferring node `nid`
-    /// (C's `__folio_alloc()`, without a node mask).
-    pub fn alloc(gfp: bindings::gfp_t, order: u32, nid: i32) -> Option<NewFolio> {
-        // SAFETY: Any flags, order and node are accepted; a NULL node mask allows every node.
-        let folio =
-            unsafe { bindings::__folio_alloc_noprof(gfp, order, nid, core::ptr::null_mut()) };
+    /// Allocates a folio of `order` with `gfp` on one of the nodes in `nodes`, preferring node
+    /// `nid` (C's `__folio_alloc()`, counted by memory-allocation profiling). As in C, the page
+    /// allocator drops a mask that shares no node with the task's cpuset (an empty one too,
+    /// once cpusets are in use) for the cpuset's nodes; otherwise an empty mask fails. A `nid`
+    /// that is not a possible node (`NUMA_NO_NODE`, say) prefers the local node, as
+    /// `alloc_pages_node()` does.
+    pub fn alloc(gfp: bindings::gfp_t, order: u32, nid: i32, nodes: &NodeMask) -> Option<NewFolio> {
+        let nid = if nodemask::node_possible(nid) {
+            nid
+        } else {
+            nodemask::numa_mem_id()
+        };
+        // SAFETY: Every possible node has a `pg_data_t` and zonelists for the allocator to
+        // start from, and `numa_mem_id()` is one. The allocator only reads the mask, which
+        // outlives the call; any flags and order are accepted (an order beyond
+        // `MAX_PAGE_ORDER` fails).
+        let folio = unsafe { bindings::__folio_alloc(gfp, order, nid, nodes.as_ptr()) };
         Some(NewFolio {
             folio: NonNull::new(folio)?,
         })

@@ -75,6 +75,8 @@ run own/collapse_contents collapse_contents
 run own/collapse_races collapse_races
 run own/mthp_sizes mthp_sizes
 run own/collapse_hints collapse_hints
+# Needs two NUMA nodes: tools/vm/check runs it alone in a boot of its own (run --numa 2).
+[ ! -d /sys/devices/system/node/node1 ] || run own/numa_collapse numa_collapse
 
 # 7.3's own selftests: the peer suite.
 run_peer peer/khugepaged:anon khugepaged khugepaged:anon
