@@ -481,7 +481,8 @@ struct uffd_job {
 	size_t first, n;
 	uint64_t seed0;
 	atomic_bool done;
-	bool wp;
+	/* Pages the handler filled; the others were already present when registered. */
+	atomic_bool *served;
 };
 
 static void *uffd_handler(void *arg)
@@ -508,9 +509,17 @@ static void *uffd_handler(void *arg)
 		} else {
 			struct uffdio_copy c = { a, (uintptr_t)buf, page_size, 0, 0 };
 
+			bool again = atomic_load(&j->served[i - j->first]);
+
 			page_fill(buf, j->seed0 + (i - j->first));
-			if (ioctl(j->fd, UFFDIO_COPY, &c) && errno != EEXIST)
+			/* Marked before the copy wakes the faulting thread. */
+			atomic_store(&j->served[i - j->first], true);
+			if (ioctl(j->fd, UFFDIO_COPY, &c) == 0)
+				continue;
+			if (errno != EEXIST)
 				fail("worker %d: UFFDIO_COPY: %s\n", j->w->id, strerror(errno));
+			else if (!again)
+				atomic_store(&j->served[i - j->first], false);
 		}
 	}
 	free(buf);
@@ -548,6 +557,7 @@ static void op_uffd(struct worker *w, bool wp)
 	}
 	j.first = first;
 	j.n = n;
+	j.served = calloc(n, sizeof(*j.served));
 	j.seed0 = new_seed(w);
 	w->next_seed += n;
 	if (wp) {
@@ -566,11 +576,15 @@ static void op_uffd(struct worker *w, bool wp)
 			page_fill(addr(w, i), w->model[i]);
 		}
 	} else {
+		/*
+		 * A collapse between the fresh mmap() and the registration may have
+		 * filled pages with zeros: those never fault to the handler.
+		 */
 		for (size_t i = first; i < first + n; i++) {
 			volatile char c = *addr(w, i);
 
 			(void)c;
-			w->model[i] = j.seed0 + (i - first);
+			w->model[i] = atomic_load(&j.served[i - first]) ? j.seed0 + (i - first) : 0;
 		}
 	}
 	check_pages(w, first, n, wp ? "after uffd-wp writes" : "after uffd copy");
@@ -578,6 +592,7 @@ static void op_uffd(struct worker *w, bool wp)
 	pthread_join(t, NULL);
 	ioctl(j.fd, UFFDIO_UNREGISTER, &reg.range);
 out:
+	free(j.served);
 	close(j.fd);
 }
 
