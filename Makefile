@@ -25,12 +25,12 @@ ifneq ($(CLIPPY),)
 export KMAKE_EXTRA += CLIPPY=1
 endif
 
-.PHONY: help deps source kernel kernel-c guest-programs test-core host-test bench-core bench profile rustfmt \
-	rustfmtcheck run check check-all clean distclean clean-cache
+.PHONY: help deps source kernel kernel-c kernel-soak guest-programs test-core host-test bench-core bench profile rustfmt \
+	rustfmtcheck run check check-all soak clean distclean clean-cache
 
 help:
 	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: deps source kernel kernel-c guest-programs test-core bench-core bench profile clean distclean clean-cache"
+	@echo "Other targets: deps source kernel kernel-c kernel-soak guest-programs test-core bench-core bench profile soak clean distclean clean-cache"
 	@echo "(each for TARGET=NAME; kernel and kernel-c build the Rust and the C kernel)"
 
 deps:
@@ -44,6 +44,11 @@ kernel:
 
 kernel-c:
 	$(VM)/build-kernel c
+
+# The soak flavours of both kernels: KASAN, KFENCE, UBSAN, page-table checking, lockdep.
+kernel-soak:
+	$(VM)/build-kernel rs-soak
+	$(VM)/build-kernel c-soak
 
 guest-programs:
 	$(VM)/build-selftests
@@ -83,6 +88,11 @@ check:
 
 check-all:
 	$(VM)/check --all
+
+# The soak on both soak kernels, SOAK_SECS (1800) each: every byte checked, no report.
+SOAK_SECS ?= 1800
+soak:
+	$(VM)/soak --seconds $(SOAK_SECS)
 
 # Kernel build trees and guest programs of TARGET; keeps the downloads and the toolchain.
 clean:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Small helpers shared by the khugepaged-rs guest programs. */
 #include <dirent.h>
+#include <glob.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "kselftest.h"
 
 #include "guest_util.h"
 
@@ -262,4 +265,96 @@ bool lru_gen_walks(char *caps, size_t len)
 		return false;
 	}
 	return strtoul(caps, NULL, 16) & 0x0002;
+}
+
+static long slab_active(const char *cache)
+{
+	static char buf[1 << 18];
+	char *line, *save;
+	size_t n = strlen(cache);
+
+	if (read_file("/proc/slabinfo", buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, cache, n) && line[n] == ' ')
+			return strtol(line + n, NULL, 10);
+	return -1;
+}
+
+/*
+ * Free pages parked on the per-CPU lists, which MemFree does not count.  They
+ * hold a few thousand pages a CPU: tens of MB with 4K pages, hundreds with 64K.
+ */
+static long pcp_kb(void)
+{
+	static char buf[1 << 16];
+	long pages = 0;
+	char *p = buf;
+
+	if (read_file("/proc/zoneinfo", buf, sizeof(buf)) < 0)
+		return 0;
+	while ((p = strstr(p, "count:")))
+		pages += strtol(p += 6, NULL, 10);
+	return pages * (getpagesize() / 1024);
+}
+
+/*
+ * Every worker has been reaped, but the last reference to an exiting mm may
+ * be khugepaged's, held through a collapse (seconds for a 512 MB PMD under
+ * TCG): the mm is torn down, and its hints dropped, when it lets go.  Waits
+ * up to a minute for the workers' memory to be gone.
+ */
+void wait_teardown(void)
+{
+	char buf[8192];
+	int i;
+
+	for (i = 0; i < 60; i++) {
+		read_file("/proc/meminfo", buf, sizeof(buf));
+		if (meminfo_field(buf, "\nAnonPages:") + meminfo_field(buf, "SwapTotal:") -
+		    meminfo_field(buf, "SwapFree:") < 16384)
+			break;
+		sleep(1);
+	}
+}
+
+/*
+ * Once the workers are torn down, drops what the kernel caches, compacts
+ * zram's pool, lets RCU-freed objects go and shrinks every slab cache, then
+ * reads the counts.  The shrink flushes
+ * the per-CPU slabs, whose free objects /proc/slabinfo counts as active.
+ */
+void mem_snapshot(struct mem_snap *s)
+{
+	char buf[8192];
+	glob_t g;
+
+	wait_teardown();
+	write_file("/sys/block/zram0/compact", "1");
+	write_file("/proc/sys/vm/drop_caches", "3");
+	sleep(3);
+	write_file("/proc/sys/vm/drop_caches", "3");
+	if (glob("/sys/kernel/slab/*/shrink", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			write_file(g.gl_pathv[i], "1");
+		globfree(&g);
+	}
+	s->mm_structs = slab_active("mm_struct");
+	read_file("/proc/meminfo", buf, sizeof(buf));
+	s->sunreclaim = meminfo_field(buf, "\nSUnreclaim:");
+	s->page_tables = meminfo_field(buf, "\nPageTables:");
+	s->kernel_stack = meminfo_field(buf, "\nKernelStack:");
+	s->anon = meminfo_field(buf, "\nAnonPages:");	/* THPs included */
+	s->swap = meminfo_field(buf, "SwapTotal:") - meminfo_field(buf, "SwapFree:");
+	s->used = meminfo_field(buf, "MemTotal:") - meminfo_field(buf, "\nMemFree:") - pcp_kb();
+}
+
+/* Is `after` within `slack` of `before` (growth only: shrinking is fine)? */
+bool mem_flat(const char *what, long before, long after, long slack, const char *unit)
+{
+	bool ok = after - before <= slack;
+
+	ksft_print_msg("%-13s before %8ld after %8ld %s (allowed growth %ld)%s\n", what, before,
+		       after, unit, slack, ok ? "" : "  <-- grew");
+	return ok;
 }

@@ -71,4 +71,20 @@ int lru_gen_age(const char *memcg_path);
  */
 bool lru_gen_walks(char *caps, size_t len);
 
+/* Kernel memory, for tests that check it is flat across a load. */
+struct mem_snap {
+	long mm_structs;	/* active mm_struct objects, -1 without /proc/slabinfo */
+	long sunreclaim, page_tables, kernel_stack, anon, swap, used;	/* kB */
+};
+/* Waits up to a minute for the anonymous memory and swap of exited processes to be freed. */
+void wait_teardown(void);
+/*
+ * Once exited processes are torn down (wait_teardown()), drops caches and
+ * shrinks every slab cache (which also empties KASAN's quarantine), then reads
+ * the counts.
+ */
+void mem_snapshot(struct mem_snap *s);
+/* Is `after` within `slack` of `before` (growth only)?  Prints both. */
+bool mem_flat(const char *what, long before, long after, long slack, const char *unit);
+
 #endif

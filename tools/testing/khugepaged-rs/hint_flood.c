@@ -225,105 +225,6 @@ static void flood(struct flood *f, int secs)
 	memset(f->pids, 0, sizeof(f->pids));
 }
 
-/* ------------------------------------------------ kernel memory */
-
-struct snap {
-	long mm_structs;	/* active mm_struct objects, -1 without /proc/slabinfo */
-	long sunreclaim, page_tables, kernel_stack, anon, swap, used;	/* kB */
-};
-
-static long slab_active(const char *cache)
-{
-	static char buf[1 << 18];
-	char *line, *save;
-	size_t n = strlen(cache);
-
-	if (read_file("/proc/slabinfo", buf, sizeof(buf)) < 0)
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (!strncmp(line, cache, n) && line[n] == ' ')
-			return strtol(line + n, NULL, 10);
-	return -1;
-}
-
-/*
- * Free pages parked on the per-CPU lists, which MemFree does not count.  They
- * hold a few thousand pages a CPU: tens of MB with 4K pages, hundreds with 64K.
- */
-static long pcp_kb(void)
-{
-	static char buf[1 << 16];
-	long pages = 0;
-	char *p = buf;
-
-	if (read_file("/proc/zoneinfo", buf, sizeof(buf)) < 0)
-		return 0;
-	while ((p = strstr(p, "count:")))
-		pages += strtol(p += 6, NULL, 10);
-	return pages * (getpagesize() / 1024);
-}
-
-/*
- * Every worker has been reaped, but the last reference to an exiting mm may
- * be khugepaged's, held through a collapse (seconds for a 512 MB PMD under
- * TCG): the mm is torn down, and its hints dropped, when it lets go.  Waits
- * up to a minute for the workers' memory to be gone.
- */
-static void wait_teardown(void)
-{
-	char buf[8192];
-	int i;
-
-	for (i = 0; i < 60; i++) {
-		read_file("/proc/meminfo", buf, sizeof(buf));
-		if (meminfo_field(buf, "\nAnonPages:") + meminfo_field(buf, "SwapTotal:") -
-		    meminfo_field(buf, "SwapFree:") < 16384)
-			break;
-		sleep(1);
-	}
-}
-
-/*
- * Once the workers are torn down, drops what the kernel caches, compacts
- * zram's pool, lets RCU-freed objects go and shrinks every slab cache, then
- * reads the counts.  The shrink flushes
- * the per-CPU slabs, whose free objects /proc/slabinfo counts as active.
- */
-static void snapshot(struct snap *s)
-{
-	char buf[8192];
-	glob_t g;
-
-	wait_teardown();
-	write_file("/sys/block/zram0/compact", "1");
-	write_file("/proc/sys/vm/drop_caches", "3");
-	sleep(3);
-	write_file("/proc/sys/vm/drop_caches", "3");
-	if (glob("/sys/kernel/slab/*/shrink", 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			write_file(g.gl_pathv[i], "1");
-		globfree(&g);
-	}
-	s->mm_structs = slab_active("mm_struct");
-	read_file("/proc/meminfo", buf, sizeof(buf));
-	s->sunreclaim = meminfo_field(buf, "\nSUnreclaim:");
-	s->page_tables = meminfo_field(buf, "\nPageTables:");
-	s->kernel_stack = meminfo_field(buf, "\nKernelStack:");
-	s->anon = meminfo_field(buf, "\nAnonPages:");	/* THPs included */
-	s->swap = meminfo_field(buf, "SwapTotal:") - meminfo_field(buf, "SwapFree:");
-	s->used = meminfo_field(buf, "MemTotal:") - meminfo_field(buf, "\nMemFree:") - pcp_kb();
-}
-
-/* Is `after` within `slack` of `before` (growth only: shrinking is fine)? */
-static bool flat(const char *what, long before, long after, long slack, const char *unit)
-{
-	bool ok = after - before <= slack;
-
-	ksft_print_msg("%-13s before %8ld after %8ld %s (allowed growth %ld)%s\n", what, before,
-		       after, unit, slack, ok ? "" : "  <-- grew");
-	return ok;
-}
-
 /* ------------------------------------------------ set-up */
 
 /*
@@ -387,7 +288,7 @@ static long moved(const char *name)
 int main(int argc, char **argv)
 {
 	struct flood f = { .rnd = 1 };
-	struct snap s0, s1;
+	struct mem_snap s0, s1;
 	bool ok, walks, no_hints = false;
 	char path[128], caps[32], capacity[16];
 	long queued;
@@ -449,7 +350,7 @@ int main(int argc, char **argv)
 
 	/* The warm-up leaves the caches, zram and the cgroup as the flood will. */
 	flood(&f, 10);
-	snapshot(&s0);
+	mem_snapshot(&s0);
 	for (i = 0; i < NR_COUNTERS; i++)
 		counted_before[i] = hint_stat(counters[i]);
 	f.spawned = f.failed = f.agings = 0;
@@ -479,21 +380,21 @@ int main(int argc, char **argv)
 	ksft_test_result(moved("hints_removed") > 0 && queued == 0,
 			 "no hint is left queued once every worker has exited\n");
 
-	snapshot(&s1);
+	mem_snapshot(&s1);
 	ok = true;
 	if (s0.mm_structs >= 0)
 		/* An idle CPU may keep the last mm it ran as its lazy TLB mm. */
-		ok &= flat("mm_struct", s0.mm_structs, s1.mm_structs,
+		ok &= mem_flat("mm_struct", s0.mm_structs, s1.mm_structs,
 			   sysconf(_SC_NPROCESSORS_ONLN), "objects");
 	else
 		ksft_print_msg("no /proc/slabinfo: mm_structs not compared\n");
-	ok &= flat("SUnreclaim", s0.sunreclaim, s1.sunreclaim, 2048, "kB");
-	ok &= flat("PageTables", s0.page_tables, s1.page_tables, 256, "kB");
-	ok &= flat("KernelStack", s0.kernel_stack, s1.kernel_stack, 256, "kB");
-	ok &= flat("Anon", s0.anon, s1.anon, 1024, "kB");
-	ok &= flat("Swap used", s0.swap, s1.swap, 256, "kB");
+	ok &= mem_flat("SUnreclaim", s0.sunreclaim, s1.sunreclaim, 2048, "kB");
+	ok &= mem_flat("PageTables", s0.page_tables, s1.page_tables, 256, "kB");
+	ok &= mem_flat("KernelStack", s0.kernel_stack, s1.kernel_stack, 256, "kB");
+	ok &= mem_flat("Anon", s0.anon, s1.anon, 1024, "kB");
+	ok &= mem_flat("Swap used", s0.swap, s1.swap, 256, "kB");
 	/* zsmalloc's pool and the page cache keep some freed pages: a loose bound. */
-	ok &= flat("MemTotal-Free", s0.used, s1.used, 32768, "kB");
+	ok &= mem_flat("MemTotal-Free", s0.used, s1.used, 32768, "kB");
 	ksft_test_result(ok, "kernel memory is flat across the flood\n");
 
 	rmdir(CGROUP);
