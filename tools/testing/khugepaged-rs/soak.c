@@ -124,7 +124,7 @@ static void fail(const char *fmt, ...)
 	atomic_store(&sh->stop, 1);
 }
 
-static int nr_nodes = 1, zram_fd = -1, gup_fd = -1;
+static int nr_nodes = 1, zram_fd = -1, zram_id = -1, gup_fd = -1;
 static size_t dev_pages;
 static bool have_uffd, have_uring;
 
@@ -1238,6 +1238,7 @@ static void set_up_device(void)
 	if (read_line("/sys/class/zram-control/hot_add", buf, sizeof(buf)))
 		return;
 	id = atoi(buf);
+	zram_id = id;
 	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", id);
 	dev_pages = 1024;
 	snprintf(buf, sizeof(buf), "%zu", dev_pages * page_size);
@@ -1472,6 +1473,17 @@ int main(int argc, char **argv)
 	ksft_test_result(!atomic_load(&sh->failed) && atomic_load(&sh->ops[OP_knob_write]) > 0,
 			 "knobs and MADV_COLLAPSE arguments: only documented errors, old values kept\n");
 
+	/* What the soak set up goes before memory is compared: the device, the cgroup. */
+	if (zram_fd >= 0)
+		close(zram_fd);
+	if (zram_id >= 0) {
+		char path[64], id[16];
+
+		snprintf(path, sizeof(path), "/sys/block/zram%d/reset", zram_id);
+		write_file(path, "1");
+		snprintf(id, sizeof(id), "%d", zram_id);
+		write_file("/sys/class/zram-control/hot_remove", id);
+	}
 	rmdir(CGROUP);
 	mem_snapshot(&s1);
 	if (s0.mm_structs >= 0)
