@@ -358,3 +358,23 @@ bool mem_flat(const char *what, long before, long after, long slack, const char 
 		       after, unit, slack, ok ? "" : "  <-- grew");
 	return ok;
 }
+
+bool mem_all_flat(const struct mem_snap *s0, const struct mem_snap *s1)
+{
+	bool ok = true;
+
+	if (s0->mm_structs >= 0)
+		/* An idle CPU may keep the last mm it ran as its lazy TLB mm. */
+		ok &= mem_flat("mm_struct", s0->mm_structs, s1->mm_structs,
+			       sysconf(_SC_NPROCESSORS_ONLN), "objects");
+	else
+		ksft_print_msg("no /proc/slabinfo: mm_structs not compared\n");
+	ok &= mem_flat("SUnreclaim", s0->sunreclaim, s1->sunreclaim, 2048, "kB");
+	ok &= mem_flat("PageTables", s0->page_tables, s1->page_tables, 256, "kB");
+	ok &= mem_flat("KernelStack", s0->kernel_stack, s1->kernel_stack, 256, "kB");
+	ok &= mem_flat("Anon", s0->anon, s1->anon, 1024, "kB");
+	ok &= mem_flat("Swap used", s0->swap, s1->swap, 256, "kB");
+	/* zsmalloc's pool and the page cache keep some freed pages: a loose bound. */
+	ok &= mem_flat("MemTotal-Free", s0->used, s1->used, 32768, "kB");
+	return ok;
+}

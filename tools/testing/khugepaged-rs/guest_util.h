@@ -86,5 +86,7 @@ void wait_teardown(void);
 void mem_snapshot(struct mem_snap *s);
 /* Is `after` within `slack` of `before` (growth only)?  Prints both. */
 bool mem_flat(const char *what, long before, long after, long slack, const char *unit);
+/* Every count of two snapshots, each within the slack a flood or soak may leave. */
+bool mem_all_flat(const struct mem_snap *s0, const struct mem_snap *s1);
 
 #endif

@@ -829,7 +829,7 @@ out:
  */
 static void op_collapse_fuzz(struct worker *w)
 {
-	char stack[64];
+	char stack[64], who[32];
 	char *bases[] = { w->p, w->file_map, w->shared_map, w->none_map, stack, w->spare,
 			  (char *)0, (char *)-pmd_size, w->p + w->len };
 	char *a = bases[rnd_below(sizeof(bases) / sizeof(bases[0]))];
@@ -845,16 +845,8 @@ static void op_collapse_fuzz(struct worker *w)
 	case 2: len = rnd_below(8 * pmd_size); break;
 	default: len = pmd_size * (1 + rnd_below(3));
 	}
-	if (madvise(a, len, MADV_COLLAPSE) == 0) {
-		atomic_fetch_add(&sh->madv_collapsed, 1);
-		return;
-	}
-	switch (errno) {
-	case EAGAIN: case EBUSY: case EINVAL: case ENOMEM:
-		return;
-	default:
-		fail("worker %d: MADV_COLLAPSE(%p, %#zx): %s\n", w->id, a, len, strerror(errno));
-	}
+	snprintf(who, sizeof(who), "worker %d", w->id);
+	collapse_checked(who, a, len);
 }
 
 static bool check_zoo(struct worker *w)
@@ -1320,7 +1312,7 @@ int main(int argc, char **argv)
 	char hints0[2048] = "", hints1[2048] = "";
 	pid_t helpers[2];
 	struct mem_snap s0, s1;
-	bool memcg, ok = true;
+	bool memcg;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--seconds=", 10))
@@ -1486,16 +1478,6 @@ int main(int argc, char **argv)
 	}
 	rmdir(CGROUP);
 	mem_snapshot(&s1);
-	if (s0.mm_structs >= 0)
-		/* An idle CPU may keep the last mm it ran as its lazy TLB mm. */
-		ok &= mem_flat("mm_struct", s0.mm_structs, s1.mm_structs,
-			       sysconf(_SC_NPROCESSORS_ONLN), "objects");
-	ok &= mem_flat("SUnreclaim", s0.sunreclaim, s1.sunreclaim, 2048, "kB");
-	ok &= mem_flat("PageTables", s0.page_tables, s1.page_tables, 256, "kB");
-	ok &= mem_flat("KernelStack", s0.kernel_stack, s1.kernel_stack, 256, "kB");
-	ok &= mem_flat("Anon", s0.anon, s1.anon, 1024, "kB");
-	ok &= mem_flat("Swap used", s0.swap, s1.swap, 256, "kB");
-	ok &= mem_flat("MemTotal-Free", s0.used, s1.used, 32768, "kB");
-	ksft_test_result(ok, "kernel memory is flat across the soak\n");
+	ksft_test_result(mem_all_flat(&s0, &s1), "kernel memory is flat across the soak\n");
 	ksft_finished();
 }
