@@ -22,6 +22,9 @@ void khugepaged_rs_min_free_raised(int from, unsigned long to);
 
 /* Collapse hints (glue.c, trace.c): the feeders' static key, and the served-hint event. */
 void khugepaged_rs_hints_key_set(bool on);
+
+/* flush_tlb_mm(), which x86 hides from modules, as bindgen and inlined helpers are built. */
+void khugepaged_rs_flush_tlb_mm(struct mm_struct *mm);
 void khugepaged_rs_trace_hint(struct mm_struct *mm, unsigned long addr, unsigned int prio,
 			      unsigned int source, unsigned int passes, int status,
 			      unsigned int collapsed);

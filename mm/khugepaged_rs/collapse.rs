@@ -63,7 +63,7 @@ pub(crate) fn revalidate<'g>(
 }
 
 /// Allocates and charges the new folio (C: `alloc_charge_folio()`).
-fn alloc_charge_folio(
+pub(crate) fn alloc_charge_folio(
     cc: &CollapseControl,
     mm: &MmWithUser,
     order: u32,

@@ -28,10 +28,12 @@ use crate::{
     control::CollapseControl,
     eligible, hints, min_free,
     policy::{hint_queue::Hint, knobs::Knob, scan_result::ScanResult},
-    scan, settings, single_pmd,
+    scan::{self, ScanStats},
+    settings, single_pmd,
     slots::{NewSlot, Slots},
 };
 use kernel::{
+    fs::File,
     kthread::{self, Kthread, ThreadFn, ThreadTask},
     mm::{
         khugepaged_trace as trace, mm_struct::MmFlag, pgtable::MmapLocked, thp::TvaType, Mm,
@@ -345,6 +347,14 @@ fn must_stop(cc: &mut CollapseControl, mm: &MmWithUser) -> bool {
     stop
 }
 
+/// The next PMD range [`scan_vmas`] found to work on.
+enum Found {
+    /// An anonymous range whose scan found it worth collapsing.
+    Anon(usize, ScanStats),
+    /// A range of a file or shmem, at this index of the file, not scanned yet.
+    File(usize, ARef<File>, usize),
+}
+
 /// Walks the VMAs of `mm` from the cursor, scanning each PMD range of the eligible ones.
 /// Returns whether every VMA was visited (the mm is done for this pass).
 ///
@@ -360,8 +370,9 @@ fn scan_vmas<'a>(
     let geo = cc.geometry();
     let mut guard = guard;
     loop {
-        // The next range that qualifies for a collapse, and what its scan found.
-        let (addr, stats) = 'found: loop {
+        // The next range that qualifies for a collapse, and what its scan found; or the next
+        // range of a file, which is scanned without the mmap lock.
+        let found = 'found: loop {
             let Some(vma) = guard.find_vma(cursor.address) else {
                 return true;
             };
@@ -369,12 +380,8 @@ fn scan_vmas<'a>(
                 return false;
             }
             let vend = vma.end();
-            let orders = if vma.is_anonymous() {
-                eligible::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged)
-            } else {
-                // Not collapsed yet: file and shmem memory.
-                0
-            };
+            let orders =
+                eligible::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged);
             if orders == 0 {
                 cc.tick(1);
                 cursor.address = vend;
@@ -394,9 +401,17 @@ fn scan_vmas<'a>(
                     cursor.address = vend.max(cursor.address);
                     break;
                 }
+                if !vma.is_anonymous() {
+                    if let Some(file) = vma.file() {
+                        let pgoff = vma.linear_page_index(addr);
+                        break 'found Found::File(addr, ARef::from(file), pgoff);
+                    }
+                    cursor.address = vend;
+                    break;
+                }
                 let (r, stats) = scan::scan_pmd(cc, &guard, vma, orders, addr);
                 if r == ScanResult::Succeed {
-                    break 'found (addr, stats);
+                    break 'found Found::Anon(addr, stats);
                 }
                 scan::trace(mm, &stats, r);
                 *result = r;
@@ -406,13 +421,23 @@ fn scan_vmas<'a>(
                 }
             }
         };
-        let (r, back) = single_pmd::collapse_scanned(cc, mm, guard, addr, &stats);
-        scan::trace(mm, &stats, r);
+        let (addr, r, back) = match found {
+            Found::Anon(addr, stats) => {
+                let (r, back) = single_pmd::collapse_scanned(cc, mm, guard, addr, &stats);
+                scan::trace(mm, &stats, r);
+                if r == ScanResult::Succeed {
+                    hints::collapsed_by_scan();
+                }
+                (addr, r, back)
+            }
+            Found::File(addr, file, pgoff) => {
+                drop(guard);
+                let (r, back) = single_pmd::collapse_file_pmd(cc, mm, addr, file, pgoff);
+                (addr, r, back)
+            }
+        };
         *result = r;
         cursor.address = addr.saturating_add(geo.size);
-        if r == ScanResult::Succeed {
-            hints::collapsed_by_scan();
-        }
         match back {
             // Nothing was collapsed, and the lock is still held: go on.
             Some(g) if cc.progress < progress_max => guard = g,

@@ -2,7 +2,7 @@
 /*
  * What only C can define for the Rust khugepaged: the huge_memory tracepoints (they need
  * CREATE_TRACE_POINTS and the scan results by name), the static key the collapse-hint
- * feeders in mm/vmscan.c test, a rate-limited message (its state is a static of the
+ * feeders in mm/vmscan.c test, the TLB flush x86 hides from the Rust build, a rate-limited message (its state is a static of the
  * call site), and a compile-time check that <linux/khugepaged_rs.h> still matches the
  * mm-internal headers it mirrors.
  */
@@ -11,6 +11,7 @@
 #include <linux/jump_label.h>
 #include <linux/khugepaged.h>
 #include <linux/mm.h>
+#include <asm/tlbflush.h>
 #include <linux/khugepaged_rs.h>
 #include "../internal.h"
 #include "../page_alloc.h"
@@ -27,6 +28,11 @@ void khugepaged_rs_min_free_raised(int from, unsigned long to)
 {
 	pr_info_ratelimited("raising min_free_kbytes from %d to %lu to help transparent hugepage allocations\n",
 			    from, to);
+}
+
+void khugepaged_rs_flush_tlb_mm(struct mm_struct *mm)
+{
+	flush_tlb_mm(mm);
 }
 
 void khugepaged_rs_hints_key_set(bool on)

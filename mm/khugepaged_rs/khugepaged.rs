@@ -10,14 +10,16 @@
 //!
 //! - [`daemon`]: the kernel thread, started and stopped with the THP modes, and the mms it
 //!   scans;
-//! - [`collapse`]: scanning a PMD range and collapsing it;
+//! - [`collapse`]: scanning a PMD range of anonymous memory and collapsing it;
+//! - [`file_collapse`] and [`pte_mapped_thp`]: the same for a file's or shmem's page cache;
 //! - [`hints`]: the collapse hints, served before the walk;
 //! - [`settings`] and [`sysfs`]: the `khugepaged/` knobs;
 //! - [`madvise`]: `MADV_[NO]HUGEPAGE` and `MADV_COLLAPSE`;
 //! - [`min_free`]: the `min_free_kbytes` THP asks for;
 //! - [`policy`]: the pure policy core, also built and tested on the host.
 //!
-//! Anonymous memory is collapsed to PMD size; file and shmem memory is not collapsed yet.
+//! Anonymous memory is collapsed to PMD size and to the mTHP sizes; file and shmem memory to
+//! PMD size, in the page cache ([`file_collapse`]).
 
 use kernel::{
     bindings,
@@ -36,11 +38,13 @@ mod collapse;
 mod control;
 mod daemon;
 mod eligible;
+mod file_collapse;
 mod hints;
 mod madvise;
 mod min_free;
 mod mthp;
 pub mod policy;
+mod pte_mapped_thp;
 mod scan;
 mod settings;
 mod single_pmd;
@@ -196,14 +200,27 @@ pub extern "C" fn current_is_khugepaged() -> bool {
     daemon::current_is_khugepaged()
 }
 
-/// Tries to map a PTE-mapped THP at `addr` by a PMD. This is an optimisation callers cannot
-/// rely on (uprobes); without collapse support it does nothing.
+/// Removes the page table under the PMD range at `addr` if it only maps parts of the range's
+/// PMD-sized page-cache folio, so that the folio is mapped by the PMD: now if `install_pmd`,
+/// else by the next fault. An optimisation callers cannot rely on (uprobes).
+///
+/// # Safety
+///
+/// `mm` is valid, with a user reference, and its mmap lock is held (uprobes holds it for
+/// writing, which also excludes other readers).
 #[no_mangle]
-pub extern "C" fn collapse_pte_mapped_thp(
-    _mm: *mut bindings::mm_struct,
-    _addr: c_ulong,
-    _install_pmd: bool,
+pub unsafe extern "C" fn collapse_pte_mapped_thp(
+    mm: *mut bindings::mm_struct,
+    addr: c_ulong,
+    install_pmd: bool,
 ) {
+    // SAFETY: Valid, with a user, by the caller's guarantee.
+    let mm: &MmWithUser = unsafe { MmWithUser::from_raw(mm) };
+    // SAFETY: The caller holds the mmap lock for the call; the guard is never released.
+    let guard = unsafe { mm.adopt_mmap_read_lock() };
+    pte_mapped_thp::try_collapse_pte_mapped_thp(&guard, addr, install_pmd);
+    // The lock stays the caller's.
+    core::mem::forget(guard);
 }
 
 /// Sets `min_free_kbytes` for THP (called when a THP mode changes).

@@ -8,17 +8,18 @@ use crate::{
     collapse::collapse_huge_page,
     control::CollapseControl,
     eligible,
+    file_collapse::collapse_scan_file,
     mthp::{mthp_collapse, nothing_planned},
     policy::scan_result::ScanResult,
+    pte_mapped_thp::try_collapse_pte_mapped_thp,
     scan::{self, ScanStats},
     settings,
 };
 use kernel::{
-    mm::{
-        pgtable::{MmapLocked, PmdState},
-        MmWithUser, MmapReadGuard,
-    },
-    sync::atomic::Relaxed,
+    fs::File,
+    mm::{MmWithUser, MmapReadGuard},
+    page::PAGE_SIZE,
+    sync::{aref::ARef, atomic::Relaxed},
 };
 
 /// Collapses the PMD range at `addr`, which a scan under the mmap lock `guard` just found
@@ -53,7 +54,7 @@ pub(crate) fn collapse_scanned<'a>(
 }
 
 /// Scans the PMD range at `addr` and collapses it if it qualifies, through whichever path its
-/// memory type takes; only anonymous memory is collapsed so far (C: `collapse_single_pmd()`).
+/// memory type takes (C: `collapse_single_pmd()`).
 ///
 /// Returns the result and the mmap read lock if it is still held: a collapse drops it.
 pub(crate) fn collapse_single_pmd<'a>(
@@ -97,18 +98,17 @@ fn single_pmd<'a>(
             return Err(guard);
         }
         if !vma.is_anonymous() {
-            // File and shmem collapse are not written yet; a range their huge page already
-            // maps by its PMD is what 7.3 reports it as (`try_collapse_pte_mapped_thp()`),
-            // which `MADV_COLLAPSE` counts as done.
-            let huge = guard
-                .find_pmd(vma, addr)
-                .is_some_and(|pmd| pmd.state() == PmdState::Huge);
-            let result = if huge {
-                ScanResult::PmdMapped
-            } else {
-                ScanResult::Fail
+            // Hints are only taken for anonymous memory.
+            if hinted {
+                return Err(guard);
+            }
+            let Some(file) = vma.file() else {
+                return Ok((ScanResult::VmaCheck, Some(guard)));
             };
-            return Ok((result, Some(guard)));
+            let file = ARef::from(file);
+            let pgoff = vma.linear_page_index(addr);
+            drop(guard);
+            return Ok(collapse_file_pmd(cc, mm, addr, file, pgoff));
         }
         scan::scan_pmd(cc, &guard, vma, orders, addr)
     };
@@ -119,4 +119,49 @@ fn single_pmd<'a>(
     };
     scan::trace(mm, &stats, result);
     Ok((result, guard))
+}
+
+/// Scans and collapses the PMD range at `addr`, index `pgoff` of `file`, without the mmap
+/// lock, which the caller dropped; then, for `MADV_COLLAPSE` or a folio already PMD-sized,
+/// maps the range by its PMD under the lock again (C: the file half of
+/// `collapse_single_pmd()`). `MADV_COLLAPSE` writes back dirty pages and tries once more.
+/// Returns without the lock.
+pub(crate) fn collapse_file_pmd<'a>(
+    cc: &mut CollapseControl,
+    mm: &'a MmWithUser,
+    addr: usize,
+    file: ARef<File>,
+    pgoff: usize,
+) -> (ScanResult, Option<MmapReadGuard<'a>>) {
+    let mut result = collapse_scan_file(cc, mm, addr, &file, pgoff);
+    let mapping = file.mapping();
+    if !cc.is_khugepaged
+        && result == ScanResult::PageDirtyOrWriteback
+        && mapping.can_writeback()
+    {
+        let size = cc.geo.size;
+        let lstart = pgoff.saturating_mul(PAGE_SIZE);
+        let lend = lstart.saturating_add(size - 1);
+        if let (Ok(lstart), Ok(lend)) = (i64::try_from(lstart), i64::try_from(lend)) {
+            // Errors show as pages still dirty on the retry.
+            let _ = mapping.write_and_wait_range(lstart, lend);
+        }
+        result = collapse_scan_file(cc, mm, addr, &file, pgoff);
+    }
+    drop(file);
+    if result == ScanResult::PteMappedHugepage {
+        let guard = mm.mmap_read_lock();
+        result = if eligible::exit_or_disabled(mm) {
+            ScanResult::AnyProcess
+        } else {
+            try_collapse_pte_mapped_thp(&guard, addr, !cc.is_khugepaged)
+        };
+        if result == ScanResult::PmdMapped {
+            result = ScanResult::Succeed;
+        }
+    }
+    if cc.is_khugepaged && result == ScanResult::Succeed {
+        settings::PAGES_COLLAPSED.fetch_add(1, Relaxed);
+    }
+    (result, None)
 }

@@ -13,6 +13,7 @@
 
 use crate::{
     bindings,
+    fs::File,
     mm::{folio::Folio, Mm},
 };
 
@@ -120,4 +121,51 @@ pub fn collapse_huge_page_swapin(
 pub fn scan(mm: &Mm, progress: u32, full_scan_finished: bool) {
     // SAFETY: As for `scan_pmd`.
     unsafe { bindings::trace_mm_khugepaged_scan(mm.as_raw(), progress, full_scan_finished) }
+}
+
+/// `mm_khugepaged_scan_file`: the scan of one PMD range of a file's page cache; `pfn` is the
+/// folio that stopped it.
+pub fn scan_file(mm: &Mm, pfn: Option<usize>, file: &File, present: u32, swap: u32, status: i32) {
+    // CAST: As for `scan_pmd`.
+    // SAFETY: `mm` and `file` are valid; the tracepoint records the values and the file's
+    // name.
+    unsafe {
+        bindings::trace_mm_khugepaged_scan_file(
+            mm.as_raw(),
+            pfn.unwrap_or(usize::MAX),
+            file.as_ptr(),
+            present as i32,
+            swap as i32,
+            status,
+        )
+    }
+}
+
+/// `mm_khugepaged_collapse_file`: the end of one collapse in a file's page cache; `index` is
+/// where it stopped, `new_pfn` the new folio's first page if one was allocated.
+#[expect(clippy::too_many_arguments)]
+pub fn collapse_file(
+    mm: &Mm,
+    new_pfn: Option<usize>,
+    index: usize,
+    addr: usize,
+    is_shmem: bool,
+    file: &File,
+    nr: u32,
+    status: i32,
+) {
+    // CAST: As for `scan_pmd`.
+    // SAFETY: As for `scan_file`.
+    unsafe {
+        bindings::trace_mm_khugepaged_collapse_file(
+            mm.as_raw(),
+            new_pfn.unwrap_or(usize::MAX),
+            index,
+            addr,
+            is_shmem,
+            file.as_ptr(),
+            nr as i32,
+            status,
+        )
+    }
 }

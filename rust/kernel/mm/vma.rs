@@ -6,7 +6,7 @@
 //! [`include/linux/userfaultfd_k.h`](srctree/include/linux/userfaultfd_k.h),
 //! [`include/linux/huge_mm.h`](srctree/include/linux/huge_mm.h).
 
-use crate::{bindings, mm::virt::VmaRef};
+use crate::{bindings, fs::File, mm::virt::VmaRef};
 
 impl VmaRef {
     /// Whether the VMA is anonymous memory (no `vm_ops`).
@@ -43,5 +43,34 @@ impl VmaRef {
         // CAST: Orders are tiny.
         // SAFETY: The VMA is valid (`VmaRef` invariant).
         unsafe { bindings::thp_vma_suitable_order(self.as_ptr(), addr, order as i32) }
+    }
+
+    /// The file the VMA maps, if any; the VMA holds a reference on it.
+    #[inline]
+    pub fn file(&self) -> Option<&File> {
+        // SAFETY: The VMA is valid (`VmaRef` invariant).
+        let file = unsafe { bindings::vma_file(self.as_ptr()) };
+        if file.is_null() {
+            return None;
+        }
+        // SAFETY: `vm_file` is a live file the VMA holds a reference on for its whole life,
+        // which outlasts the borrow of the VMA.
+        Some(unsafe { File::from_raw_file(file) })
+    }
+
+    /// The index in the VMA's file (or its anonymous offset) of the page at `addr` (C's
+    /// `linear_page_index()`).
+    #[inline]
+    pub fn linear_page_index(&self, addr: usize) -> usize {
+        // SAFETY: The VMA is valid (`VmaRef` invariant); this is arithmetic on its fields.
+        unsafe { bindings::linear_page_index(self.as_ptr(), addr) }
+    }
+
+    /// Whether userfaultfd write-protects the VMA's pages, or tracks them with markers a PMD
+    /// could not carry (C's `userfaultfd_protected()`).
+    #[inline]
+    pub fn userfaultfd_protected(&self) -> bool {
+        // SAFETY: The VMA is valid (`VmaRef` invariant).
+        unsafe { bindings::userfaultfd_protected(self.as_ptr()) }
     }
 }
