@@ -2,9 +2,10 @@
 /*
  * What only C can define for the Rust khugepaged: the huge_memory tracepoints (they need
  * CREATE_TRACE_POINTS and the scan results by name), the static key the collapse-hint
- * feeders in mm/vmscan.c test, the TLB flush x86 hides from the Rust build, a rate-limited message (its state is a static of the
- * call site), and a compile-time check that <linux/khugepaged_rs.h> still matches the
- * mm-internal headers it mirrors.
+ * feeders in mm/vmscan.c test, flush_tlb_mm() (x86 hides it from modules, and bindgen
+ * and the inlined helpers are built as one), a rate-limited message (its state is a
+ * static of the call site), and a compile-time check that <linux/khugepaged_rs.h> still
+ * matches the mm-internal headers it mirrors.
  */
 #define pr_fmt(fmt) "khugepaged: " fmt
 

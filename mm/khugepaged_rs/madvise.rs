@@ -3,8 +3,8 @@
 //! `MADV_HUGEPAGE`, `MADV_NOHUGEPAGE` and `MADV_COLLAPSE` (C: `hugepage_madvise()` and
 //! `madvise_collapse()`).
 //!
-//! `MADV_COLLAPSE` collapses anonymous memory synchronously; file and shmem ranges are not
-//! collapsed yet and fail with `EINVAL`, as a range khugepaged could not collapse either.
+//! `MADV_COLLAPSE` collapses anonymous, file and shmem memory synchronously, a PMD range at a
+//! time, and maps a file range by its PMD at once.
 
 use crate::{
     collapse,

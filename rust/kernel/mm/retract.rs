@@ -8,6 +8,9 @@
 //! Lock order: the mmap lock (or, for retraction, `i_mmap_rwsem` alone), the folio lock, the
 //! PMD lock, the PTE lock.
 //!
+//! Built with khugepaged-rs, whose C glue provides `flush_tlb_mm()` (x86 hides it from the
+//! Rust build).
+//!
 //! C headers: [`include/linux/pgtable.h`](srctree/include/linux/pgtable.h),
 //! [`include/linux/mmu_notifier.h`](srctree/include/linux/mmu_notifier.h).
 
@@ -79,6 +82,7 @@ unsafe fn retract_one(vma: *mut bindings::vm_area_struct, pgoff: usize, size: us
     // valid (see above); the PMD is re-checked under its lock before the table goes, and the
     // retractable checks are repeated under the PTE lock, which marker installation takes.
     unsafe {
+        // A file VMA's bounds change only under `i_mmap_rwsem` held for writing.
         let v = VmaRef::from_raw(vma);
         let start = v.start();
         let Some(off) = pgoff.checked_sub(bindings::vma_start_pgoff(vma)) else {
