@@ -6,7 +6,8 @@
  *
  * Three kinds of shmem: a memfd, shared anonymous memory
  * (MAP_SHARED | MAP_ANONYMOUS) and files on tmpfs mounts of our own
- * (huge=within_size, huge=advise with a size limit, huge=never).  Every
+ * (huge=advise, huge=within_size, huge=advise with a size limit,
+ * huge=never).  Every
  * page holds its own pattern; after each collapse the range must be one
  * PMD-order THP mapped by a PMD (smaps ShmemPmdMapped, and pagemap +
  * kpageflags where PFNs are visible) with every byte as before, holes
@@ -19,14 +20,17 @@
  * deltas through /proc/sys/vm/stat_refresh.
  *
  * Cases, in order:
- *  - full ranges of each kind collapsed by MADV_COLLAPSE, with the counters;
+ *  - full ranges of each kind collapsed by MADV_COLLAPSE, with the counters
+ *    (thp_file_mapped counts the PMD MADV_COLLAPSE maps);
  *  - ranges with holes: filled with zeros, st_blocks / the mount's blocks
  *    grow by the holes (shmem_charge()), nr_file_pages and nr_shmem too;
  *  - a quarter swapped out (zram): swapped in by the collapse;
- *  - failures: a page a pipe holds (vmsplice) fails the scan with EAGAIN;
- *    a tmpfs size limit that cannot take the holes fails collapse_file()
- *    after the small pages were isolated and unmapped (7.3: EINVAL); both
- *    leave the page cache as it was, and collapse once the cause is gone;
+ *  - failures: a page a pipe holds (vmsplice) fails the scan with EAGAIN
+ *    before any huge page is allocated; a tmpfs size limit that cannot take
+ *    the holes fails collapse_file() after the huge page was allocated (it
+ *    counts in thp_collapse_alloc) and the small pages isolated and unmapped
+ *    (7.3: SCAN_FAIL, so EINVAL); both leave the page cache as it was, and
+ *    collapse once the cause is gone;
  *  - khugepaged with shmem_enabled=advise + MADV_HUGEPAGE and max_ptes_none
  *    at half a PMD: exactly max_ptes_none holes collapse, one more does not
  *    (thp_scan_exceed_none_pte); a tmpfs huge=within_size file collapses
@@ -39,7 +43,8 @@
  *    collapses;
  *  - bad input and settings: an unaligned sub-PMD range, shmem_enabled=deny,
  *    MADV_NOHUGEPAGE, shmem_enabled=never and tmpfs huge=never (MADV_COLLAPSE
- *    ignores both), a PMD range past the end of the file.
+ *    ignores both), a PMD range past the end of the file (7.3 collapses it,
+ *    filling and charging the pages past EOF).
  *
  * Settings (THP modes, khugepaged knobs) are restored at exit.
  */
