@@ -901,6 +901,8 @@ static void test_retract_fork(void)
 	write_pages(s.p, pmd_nr, 1, seed);
 	pid = fork();
 	if (pid == 0) {
+		close(to_parent[0]);
+		close(to_child[1]);
 		thp_util_reopen_pagemap();
 		/* Map every page by a PTE here, then let the parent collapse. */
 		if (!check_mapped(s.p, pmd_nr, 1, seed))
@@ -920,8 +922,17 @@ static void test_retract_fork(void)
 			_exit(5);
 		_exit(0);
 	}
+	/* Only the child writes to_parent: a child that fails early gives EOF, not a hang. */
+	close(to_parent[1]);
+	close(to_child[0]);
 	if (pid < 0 || read(to_parent[0], &c, 1) != 1) {
 		ksft_test_result_fail("%s: fork: %s\n", name, strerror(errno));
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		close(to_child[1]);
+		close(to_parent[0]);
+		unmap_shm(&s);
+		close(fd);
 		return;
 	}
 	err = collapse(s.p, pmd_size);
@@ -948,10 +959,8 @@ static void test_retract_fork(void)
 		ok = false;
 	}
 	ksft_test_result(ok, "%s\n", name);
-	close(to_child[0]);
 	close(to_child[1]);
 	close(to_parent[0]);
-	close(to_parent[1]);
 	unmap_shm(&s);
 	close(fd);
 }
