@@ -75,6 +75,8 @@ run own/collapse_contents collapse_contents
 run own/collapse_races collapse_races
 run own/mthp_sizes mthp_sizes
 run own/collapse_hints collapse_hints
+# File and shmem collapse (memfd, shared anonymous, tmpfs): contents, holes, failures.
+run own/shmem_collapse shmem_collapse
 # Needs two NUMA nodes: tools/vm/check runs it alone in a boot of its own (run --numa 2).
 [ ! -d /sys/devices/system/node/node1 ] || run own/numa_collapse numa_collapse
 
@@ -97,6 +99,12 @@ while [ $((page_kb << order)) -lt "$pmd_kb" ]; do
 done
 run peer/khugepaged:shmem khugepaged khugepaged:shmem /tmp
 run peer/madvise:shmem khugepaged madvise:shmem /tmp
+# As 7.3's run_vmtests.sh runs it: shmem faulted in as order-4 mTHPs (-s 4 sets that size's
+# shmem_enabled to always), collapsed to a PMD by khugepaged and by MADV_COLLAPSE.  Only
+# where the machine offers that size.
+if [ -d "/sys/kernel/mm/transparent_hugepage/hugepages-$((page_kb << 4))kB" ]; then
+	run_peer peer/-s4:all:shmem khugepaged -s 4 all:shmem
+fi
 run peer/cow cow
 
 # The reclaim flood comes last: it leaves memory fragmented and swap in use, and the suites
