@@ -380,8 +380,7 @@ fn scan_vmas<'a>(
                 return false;
             }
             let vend = vma.end();
-            let orders =
-                eligible::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged);
+            let orders = eligible::collapse_possible_orders(vma, vma.flags(), TvaType::Khugepaged);
             if orders == 0 {
                 cc.tick(1);
                 cursor.address = vend;

@@ -174,7 +174,10 @@ fn take_range(file: &File, c: &mut CacheCollapse<'_>, start: usize) -> ScanResul
                 c.take_hole();
                 continue;
             }
-            Slot::Swap | Slot::Folio { uptodate: false, .. } if shmem => {
+            Slot::Swap
+            | Slot::Folio {
+                uptodate: false, ..
+            } if shmem => {
                 c.unlock();
                 let Some(folio) = mapping.shmem_get_folio(index) else {
                     return ScanResult::Fail;

@@ -135,10 +135,7 @@ pub(crate) fn collapse_file_pmd<'a>(
 ) -> (ScanResult, Option<MmapReadGuard<'a>>) {
     let mut result = collapse_scan_file(cc, mm, addr, &file, pgoff);
     let mapping = file.mapping();
-    if !cc.is_khugepaged
-        && result == ScanResult::PageDirtyOrWriteback
-        && mapping.can_writeback()
-    {
+    if !cc.is_khugepaged && result == ScanResult::PageDirtyOrWriteback && mapping.can_writeback() {
         let size = cc.geo.size;
         let lstart = pgoff.saturating_mul(PAGE_SIZE);
         let lend = lstart.saturating_add(size - 1);

@@ -46,6 +46,7 @@ __rust_helper struct address_space *rust_helper_file_mapping(struct file *file) 
 __rust_helper struct file *rust_helper_vma_file(struct vm_area_struct *vma) { return vma->vm_file; }
 __rust_helper bool rust_helper_mapping_can_writeback(struct address_space *mapping) { return mapping_can_writeback(mapping); }
 __rust_helper bool rust_helper_mapping_pmd_folio_support(const struct address_space *mapping) { return mapping_pmd_folio_support(mapping); }
+__rust_helper unsigned int rust_helper_mapping_max_folio_order(const struct address_space *mapping) { return mapping_max_folio_order(mapping); }
 __rust_helper bool rust_helper_mapping_host_open_for_write(struct address_space *mapping) { return inode_is_open_for_write(mapping->host); }
 __rust_helper bool rust_helper_mapping_shmem_charge(struct address_space *mapping, long pages) { return shmem_charge(mapping->host, pages); }
 __rust_helper void rust_helper_mapping_shmem_uncharge(struct address_space *mapping, long pages) { shmem_uncharge(mapping->host, pages); }

@@ -118,9 +118,8 @@ impl Mapping {
         }
         let mut folio = core::ptr::null_mut();
         // SAFETY: The mapping is a live shmem mapping; `folio` is a valid out-pointer.
-        let ret = unsafe {
-            bindings::mapping_shmem_get_folio_noalloc(self.as_raw(), index, &mut folio)
-        };
+        let ret =
+            unsafe { bindings::mapping_shmem_get_folio_noalloc(self.as_raw(), index, &mut folio) };
         if ret != 0 {
             return None;
         }
@@ -134,7 +133,12 @@ impl Mapping {
     /// Walks the entries of indices `start..=last` under RCU (C's `xas_for_each()`), handing
     /// `f` each swap entry and each folio, with a reference held on the folio for the call.
     /// `f` runs in an RCU read-side critical section and must not sleep.
-    pub fn scan(&self, start: usize, last: usize, mut f: impl FnMut(CacheEntry<'_>) -> ControlFlow<()>) {
+    pub fn scan(
+        &self,
+        start: usize,
+        last: usize,
+        mut f: impl FnMut(CacheEntry<'_>) -> ControlFlow<()>,
+    ) {
         let mut xas = XaState::new(self, start);
         let rcu = rcu::read_lock();
         // SAFETY: The cursor is over this mapping's live `i_pages`; RCU is held.
@@ -257,7 +261,10 @@ impl LockedFolio {
     /// Whether the folio still belongs to `mapping` (truncation clears it under the lock).
     pub fn belongs_to(&self, mapping: &Mapping) -> bool {
         // SAFETY: The folio is alive and locked.
-        core::ptr::eq(unsafe { bindings::folio_mapping(self.as_raw()) }, mapping.as_raw())
+        core::ptr::eq(
+            unsafe { bindings::folio_mapping(self.as_raw()) },
+            mapping.as_raw(),
+        )
     }
 
     /// Puts the folio back on the LRU after an isolation, then drops it.
@@ -394,8 +401,8 @@ pub struct CacheCollapse<'m> {
 
 impl<'m> CacheCollapse<'m> {
     /// Starts the collapse of the range of `new`'s size at `start` in `mapping`, into `new`.
-    /// Fails with `new` back if the range is misaligned, or with `ENOMEM` if the XArray's
-    /// nodes for it cannot be allocated.
+    /// Fails with `new` back if the range is misaligned, if the mapping cannot hold a folio
+    /// that large, or if the XArray's nodes for the range cannot be allocated.
     pub fn new(
         mapping: &'m Mapping,
         start: usize,
@@ -403,7 +410,13 @@ impl<'m> CacheCollapse<'m> {
     ) -> core::result::Result<Self, NewFolio> {
         let order = new.folio().order();
         let nr = 1usize.checked_shl(order).unwrap_or(0);
-        if nr < 2 || start % nr != 0 || start.checked_add(nr).is_none() {
+        if nr < 2 || !start.is_multiple_of(nr) || start.checked_add(nr).is_none() {
+            return Err(new);
+        }
+        // The file system must be able to handle a folio that large; shmem always can.
+        // SAFETY: The mapping is alive (type invariant).
+        let max_order = unsafe { bindings::mapping_max_folio_order(mapping.as_raw()) };
+        if !mapping.is_shmem() && order > max_order {
             return Err(new);
         }
         let Ok(old) = KVVec::with_capacity(nr, GFP_KERNEL) else {
@@ -551,6 +564,10 @@ impl<'m> CacheCollapse<'m> {
 
     /// Takes the hole [`CacheCollapse::lookup`] just found into a shmem collapse, to be
     /// filled with zeroes. Refused (`false`) elsewhere: a file's hole must be read in.
+    ///
+    /// [`CacheCollapse::commit`] counts the empty slots of the range under the `i_pages`
+    /// lock and gives up unless there are exactly as many as holes taken, so a hole filled
+    /// meanwhile, or an index taken as a hole that was none, can only fail the collapse.
     pub fn take_hole(&mut self) -> bool {
         if !self.shmem || !self.locked || !self.loaded.is_null() || self.next >= self.end() {
             return false;
@@ -598,7 +615,9 @@ impl<'m> CacheCollapse<'m> {
         if folio.folio().order() >= self.order {
             return Err(AddError::Huge);
         }
-        let nr = 1usize.checked_shl(folio.folio().order()).unwrap_or(usize::MAX);
+        let nr = 1usize
+            .checked_shl(folio.folio().order())
+            .unwrap_or(usize::MAX);
         if !folio.belongs_to(self.mapping)
             || folio.index() != self.next
             || nr > self.end().wrapping_sub(self.next)

@@ -89,7 +89,7 @@ unsafe fn retract_one(vma: *mut bindings::vm_area_struct, pgoff: usize, size: us
             return false;
         };
         let addr = start.wrapping_add(off.wrapping_mul(PAGE_SIZE));
-        if addr % size != 0 || addr.checked_add(size).is_none_or(|e| v.end() < e) {
+        if !addr.is_multiple_of(size) || addr.checked_add(size).is_none_or(|e| v.end() < e) {
             return false;
         }
         let mm = (*vma).vm_mm;
@@ -169,7 +169,7 @@ pub fn collapse_pte_mapped_thp(
         return Err(PteMappedError::Invalid);
     };
     if !core::ptr::eq(vma.mm().as_raw(), mm.as_raw())
-        || haddr % size != 0
+        || !haddr.is_multiple_of(size)
         || haddr < vma.start()
         || haddr.checked_add(size).is_none_or(|e| e > vma.end())
         || folio.folio().order() != nr.trailing_zeros()
@@ -381,14 +381,21 @@ unsafe fn remove_table(
 /// # Safety
 ///
 /// The caller cleared `mapped` PTEs of `mm` that mapped `folio` and removed their rmap.
-unsafe fn drop_mapped_refs(mm: *mut bindings::mm_struct, folio: *mut bindings::folio, mapped: usize) {
+unsafe fn drop_mapped_refs(
+    mm: *mut bindings::mm_struct,
+    folio: *mut bindings::folio,
+    mapped: usize,
+) {
+    // At most a page table's PTEs.
+    let (Ok(refs), Ok(pages)) = (i32::try_from(mapped), isize::try_from(mapped)) else {
+        return;
+    };
     if mapped == 0 {
         return;
     }
-    let n = i32::try_from(mapped).unwrap_or(i32::MAX);
     // SAFETY: The caller's promise: these references were the PTEs'.
     unsafe {
-        bindings::folio_ref_sub(folio, n);
-        bindings::add_mm_counter(mm, bindings::mm_counter_file(folio), -(n as isize));
+        bindings::folio_ref_sub(folio, refs);
+        bindings::add_mm_counter(mm, bindings::mm_counter_file(folio), -pages);
     }
 }
