@@ -13,6 +13,7 @@ use crate::{
     control::{count_collapse_event, max_ptes_none, max_ptes_shared, CollapseControl, Geometry},
     eligible,
     policy::scan_result::ScanResult,
+    settings,
 };
 use kernel::{
     bindings,
@@ -28,6 +29,7 @@ use kernel::{
         MmWithUser,
     },
     prelude::*,
+    sync::atomic::Relaxed,
 };
 
 /// Finds the VMA at `addr` again after the mmap lock was dropped and checks it can still take
@@ -181,7 +183,21 @@ fn collapse_locked(
     drop(guard);
 
     // Keep page faults, GUP (but GUP-fast) and rmap away from the page table from here on.
-    let wguard = mm.mmap_write_lock();
+    // khugepaged never waits for the lock: as a waiting writer it would hold back every
+    // reader behind it, the process's own threads included, for as long as the slowest
+    // reader ahead of it. A busy lock leaves the range for a later pass. `MADV_COLLAPSE`
+    // waits, as 7.3 does: its caller asked for the collapse.
+    let wguard = if cc.is_khugepaged {
+        match mm.mmap_write_trylock() {
+            Some(g) => g,
+            None => {
+                settings::MMAP_LOCK_BUSY.fetch_add(1, Relaxed);
+                return Err(ScanResult::MmapLockBusy);
+            }
+        }
+    } else {
+        mm.mmap_write_lock()
+    };
     let vma = revalidate(&wguard, cc, pmd_addr, true, order)?;
     let pmd = wguard
         .find_pmd(vma, pmd_addr)

@@ -3,7 +3,9 @@
  * The outcome of a khugepaged scan or collapse, by the names and numbers 7.3's
  * mm/khugepaged.c gives them: include/trace/events/huge_memory.h prints them by number.
  * mm/khugepaged_rs/policy/scan_result.rs mirrors this enum value for value, and a host
- * test (tools/khugepaged-rs/policy) checks that the two agree.
+ * test (tools/khugepaged-rs/policy) checks that the two agree. The last one,
+ * SCAN_MMAP_LOCK_BUSY, is khugepaged-rs's own: khugepaged found the mmap lock busy and
+ * left the range for a later pass (the trace prints it by the name patch 0005 gives it).
  */
 #ifndef _MM_KHUGEPAGED_RS_SCAN_RESULT_H
 #define _MM_KHUGEPAGED_RS_SCAN_RESULT_H
@@ -41,6 +43,7 @@ enum scan_result {
 	SCAN_COPY_MC,
 	SCAN_PAGE_FILLED,
 	SCAN_PAGE_DIRTY_OR_WRITEBACK,
+	SCAN_MMAP_LOCK_BUSY,
 };
 
 #endif /* _MM_KHUGEPAGED_RS_SCAN_RESULT_H */

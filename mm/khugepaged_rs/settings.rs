@@ -22,6 +22,9 @@ static MAX_PTES_SHARED: Atomic<u32> = Atomic::new(0);
 pub(crate) static PAGES_COLLAPSED: Atomic<u32> = Atomic::new(0);
 /// Completed passes over every registered mm (`full_scans`).
 pub(crate) static FULL_SCANS: Atomic<u32> = Atomic::new(0);
+/// `mmap_lock_busy` (khugepaged-rs, read-only): collapses left for a later pass because the
+/// mmap lock was busy.
+pub(crate) static MMAP_LOCK_BUSY: Atomic<u32> = Atomic::new(0);
 
 fn cell(knob: Knob) -> &'static Atomic<u32> {
     match knob {

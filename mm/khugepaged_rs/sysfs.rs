@@ -78,6 +78,17 @@ impl KobjAttributeOps for FullScans {
     }
 }
 
+/// `mmap_lock_busy` (khugepaged-rs, read-only): collapses khugepaged left for a later pass
+/// rather than wait for the mmap write lock.
+struct MmapLockBusy;
+
+#[vtable]
+impl KobjAttributeOps for MmapLockBusy {
+    fn show(buf: &mut ShowBuffer<'_>) -> Result {
+        emit(buf, settings::MMAP_LOCK_BUSY.load(Relaxed))
+    }
+}
+
 /// `defrag`: bit `TRANSPARENT_HUGEPAGE_DEFRAG_KHUGEPAGED_FLAG` of the THP flags.
 struct Defrag;
 
@@ -154,9 +165,10 @@ static ALLOC_SLEEP: KobjAttribute<KnobAttr<{ Knob::AllocSleepMillisecs as usize 
 static HINTS: KobjAttribute<HintsOn> = KobjAttribute::new(c"hints");
 static HINT_CAPACITY: KobjAttribute<HintCapacity> = KobjAttribute::new(c"hint_capacity");
 static HINT_STATS: KobjAttribute<HintStats> = KobjAttribute::new(c"hint_stats");
+static MMAP_LOCK_BUSY: KobjAttribute<MmapLockBusy> = KobjAttribute::new(c"mmap_lock_busy");
 
-/// The files of `khugepaged/`: 7.3's, in its order, then the hint files.
-pub(crate) static ATTRS: AttributeList<12> = AttributeList::new([
+/// The files of `khugepaged/`: 7.3's, in its order, then khugepaged-rs's own.
+pub(crate) static ATTRS: AttributeList<13> = AttributeList::new([
     DEFRAG.as_attribute(),
     MAX_PTES_NONE.as_attribute(),
     MAX_PTES_SWAP.as_attribute(),
@@ -169,4 +181,5 @@ pub(crate) static ATTRS: AttributeList<12> = AttributeList::new([
     HINTS.as_attribute(),
     HINT_CAPACITY.as_attribute(),
     HINT_STATS.as_attribute(),
+    MMAP_LOCK_BUSY.as_attribute(),
 ]);

@@ -31,6 +31,7 @@ void tlb_remove_table_sync_one(void);
 
 /* mm and VMA */
 __rust_helper void rust_helper_mmap_write_lock(struct mm_struct *mm) { mmap_write_lock(mm); }
+__rust_helper bool rust_helper_mmap_write_trylock(struct mm_struct *mm) { return mmap_write_trylock(mm); }
 __rust_helper void rust_helper_mmap_write_unlock(struct mm_struct *mm) { mmap_write_unlock(mm); }
 __rust_helper void rust_helper_vma_start_write(struct vm_area_struct *vma) { vma_start_write(vma); }
 __rust_helper int rust_helper_mm_users(struct mm_struct *mm) { return atomic_read(&mm->mm_users); }

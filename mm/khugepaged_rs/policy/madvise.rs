@@ -30,7 +30,7 @@ pub fn collapse_errno(last_fail: ScanResult) -> CollapseErrno {
         AllocHugePageFail => CollapseErrno::NoMem,
         CgroupChargeFail | ExceedNonePte => CollapseErrno::Busy,
         PageCount | PageLock | PageLru | DelPageLru | PageFilled | PageHasPrivate
-        | PageDirtyOrWriteback => CollapseErrno::Again,
+        | PageDirtyOrWriteback | MmapLockBusy => CollapseErrno::Again,
         _ => CollapseErrno::Inval,
     }
 }

@@ -74,4 +74,7 @@ pub enum ScanResult {
     PageFilled = 30,
     /// `page_dirty_or_writeback`.
     PageDirtyOrWriteback = 31,
+    /// `mmap_lock_busy` (khugepaged-rs): khugepaged would have had to wait for the mmap write
+    /// lock, and left the range for a later pass instead.
+    MmapLockBusy = 32,
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The mmap lock for writing, and the read lock handed over by C code that holds it.
+//! The mmap lock for writing (waiting for it, or only if it is free), and the read lock
+//! handed over by C code that holds it.
 //!
 //! C header: [`include/linux/mmap_lock.h`](srctree/include/linux/mmap_lock.h).
 
@@ -30,6 +31,20 @@ impl MmWithUser {
             mm: self,
             _nts: NotThreadSafe,
         }
+    }
+
+    /// Takes the mmap lock for writing if no one holds it, without waiting: a waiting writer
+    /// would hold back every reader that comes after it.
+    pub fn mmap_write_trylock(&self) -> Option<MmapWriteGuard<'_>> {
+        // SAFETY: `self` is a valid mm with users.
+        if !unsafe { bindings::mmap_write_trylock(self.as_raw()) } {
+            return None;
+        }
+        // INVARIANT: Just taken.
+        Some(MmapWriteGuard {
+            mm: self,
+            _nts: NotThreadSafe,
+        })
     }
 }
 

@@ -19,7 +19,11 @@
  *   5. a scan_sleep_millisecs write while khugepaged scans does not cut its
  *      next sleep short, as in 7.3 (a write during the sleep ends it);
  *   6. processes that register one after the other are visited in that
- *      order, a new one after every older one, as in 7.3's list.
+ *      order, a new one after every older one, as in 7.3's list;
+ *   7. (khugepaged-rs) khugepaged never waits for the mmap write lock: while
+ *      other threads hold the read lock, a range ready for collapse is left
+ *      for a later pass (mmap_lock_busy, traced as such), and collapsed once
+ *      they stop.
  * Each case passes if its data stayed exactly as written and every
  * MADV_COLLAPSE error is one 7.3 documents; tools/vm/run fails the run on
  * any kernel splat.
@@ -546,6 +550,84 @@ static void test_registration_order(void)
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "0");
 }
 
+static char trace_buf[1 << 16];
+
+/* Holds the mmap read lock for long stretches: populating a large region's page tables. */
+static void *populater(void *arg)
+{
+	struct region *big = arg;
+
+	while (!atomic_load(&stop)) {
+		madvise(big->p, big->len, MADV_POPULATE_READ);
+		madvise(big->p, big->len, MADV_DONTNEED);
+	}
+	return NULL;
+}
+
+/*
+ * 7. khugepaged-rs's khugepaged takes the mmap write lock only if it is free:
+ * a waiting writer would hold back every reader after it.  Two threads keep
+ * the read lock held almost all the time; the ranges khugepaged is ready to
+ * collapse meanwhile are counted in mmap_lock_busy and traced with that
+ * result, and collapsed after the readers stop.  7.3 has no such counter:
+ * its khugepaged waits.
+ */
+static void test_mmap_lock_busy(void)
+{
+	const size_t pmds = 8;
+	unsigned long before, after = 0;
+	struct region r, big;
+	pthread_t t[2];
+	bool traced, huge = false;
+	char line[64];
+	int started = 0;
+
+	if (access(KHUGEPAGED "/mmap_lock_busy", F_OK)) {
+		ksft_test_result_skip("khugepaged never waits for the mmap write lock (khugepaged-rs only)\n");
+		return;
+	}
+	if (map_region(&r, pmds * pmd_size) || map_region(&big, 64 * pmd_size)) {
+		ksft_test_result_fail("khugepaged never waits for the mmap write lock: mmap\n");
+		return;
+	}
+	/* The readers' region stays small pages of the zero page, never collapsed. */
+	madvise(big.p, big.len, MADV_NOHUGEPAGE);
+	fill(r.p, r.len, 0x700);
+	before = read_ulong(KHUGEPAGED "/mmap_lock_busy");
+	write_file(TRACING "/events/huge_memory/mm_collapse_huge_page/enable", "1");
+	clear_trace();
+	atomic_store(&stop, false);
+	for (int i = 0; i < 2; i++)
+		started += !pthread_create(&t[i], NULL, populater, &big);
+	madvise(r.p, r.len, MADV_HUGEPAGE);
+	for (int i = 0; i < 600 && started == 2; i++) {
+		after = read_ulong(KHUGEPAGED "/mmap_lock_busy");
+		if (after > before)
+			break;
+		usleep(100000);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	/* Then every range is collapsed, on a later pass. */
+	for (int i = 0; i < 600 && !huge; i++) {
+		huge = anon_huge_kb(r.p) >= (long)(r.len >> 10);
+		if (!huge)
+			usleep(100000);
+	}
+	traced = read_file(TRACING "/trace", trace_buf, sizeof(trace_buf)) == 0 &&
+		 strstr(trace_buf, "status=mmap_lock_busy");
+	write_file(TRACING "/events/huge_memory/mm_collapse_huge_page/enable", "0");
+	snprintf(line, sizeof(line), "%lu", after - before);
+	ksft_print_msg("mmap_lock_busy moved by %s; traced: %d; collapsed after: %d\n",
+		       line, traced, huge);
+	ksft_test_result(started == 2 && after > before && traced && huge &&
+			 intact(r.p, r.len, 0x700),
+			 "khugepaged leaves a range whose mmap lock is busy for later (mmap_lock_busy), then collapses it, data kept\n");
+	unmap_region(&big);
+	unmap_region(&r);
+}
+
 int main(int argc, char **argv)
 {
 	char buf[256];
@@ -554,7 +636,7 @@ int main(int argc, char **argv)
 		return registrant(atoi(argv[2]));
 	ksft_print_header();
 	thp_util_init();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	setup_thp();
 	snprintf(buf, sizeof(buf), "%s/hugepages-%zukB/enabled", THP_DIR, pmd_size >> 10);
 	set_mode(buf, "inherit");
@@ -570,6 +652,7 @@ int main(int argc, char **argv)
 	test_fork_while_scanned();
 	test_write_during_scan();
 	test_registration_order();
+	test_mmap_lock_busy();
 
 	ksft_finished();
 }

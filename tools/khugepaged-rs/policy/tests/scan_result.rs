@@ -35,7 +35,7 @@ fn rust_name(c: &str) -> String {
         .collect()
 }
 
-const ALL: [ScanResult; 32] = {
+const ALL: [ScanResult; 33] = {
     use ScanResult::*;
     [
         Fail,
@@ -70,6 +70,7 @@ const ALL: [ScanResult; 32] = {
         CopyMc,
         PageFilled,
         PageDirtyOrWriteback,
+        MmapLockBusy,
     ]
 };
 
@@ -97,7 +98,7 @@ fn collapse_errnos() {
             AllocHugePageFail => CollapseErrno::NoMem,
             CgroupChargeFail | ExceedNonePte => CollapseErrno::Busy,
             PageCount | PageLock | PageLru | DelPageLru | PageFilled | PageHasPrivate
-            | PageDirtyOrWriteback => CollapseErrno::Again,
+            | PageDirtyOrWriteback | MmapLockBusy => CollapseErrno::Again,
             _ => CollapseErrno::Inval,
         };
         assert_eq!(collapse_errno(r), want, "{r:?}");
