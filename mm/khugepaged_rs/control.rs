@@ -4,7 +4,10 @@
 //! the `max_ptes_*` limits per order and the collapse counters: what the scan, the anonymous
 //! collapse and its mTHP plans share.
 
-use crate::{policy::knobs::Knob, settings};
+use crate::{
+    policy::{knobs::Knob, order::PLAN_SCRATCH_WORDS},
+    settings,
+};
 use kernel::{
     alloc::KVec,
     mm::{
@@ -83,6 +86,9 @@ pub(crate) struct CollapseControl {
     pub(crate) present: KVec<u64>,
     pub(crate) swap: KVec<u64>,
     pub(crate) shared: KVec<u64>,
+    /// Room for the order selector's packed maps and retries, lent to each plan so that
+    /// the planner stays small on the stack across the collapses it drives.
+    pub(crate) plan_scratch: KVec<u64>,
     pub(crate) geo: Geometry,
 }
 
@@ -98,6 +104,7 @@ impl CollapseControl {
             present: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
             swap: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
             shared: KVec::from_elem(0u64, geo.nr.div_ceil(64), GFP_KERNEL)?,
+            plan_scratch: KVec::from_elem(0u64, PLAN_SCRATCH_WORDS, GFP_KERNEL)?,
             geo,
         })
     }

@@ -9,7 +9,7 @@ use crate::{
     control::{warn_max_ptes_none, CollapseControl, Geometry},
     policy::{
         knobs::Knob,
-        order::{self, Planner, PmdScan},
+        order::{self, PlanScratch, Planner, PmdScan},
         scan_result::ScanResult,
     },
     scan::ScanStats,
@@ -47,9 +47,9 @@ fn pmd_scan<'b>(
 
 /// Whether the order selector plans nothing for the range just scanned; if so, counts the
 /// ranges 7.3's walk would have tried and refused, as [`mthp_collapse`] does otherwise.
-pub(crate) fn nothing_planned(cc: &CollapseControl, stats: &ScanStats) -> bool {
+pub(crate) fn nothing_planned(cc: &mut CollapseControl, stats: &ScanStats) -> bool {
     let scan = pmd_scan(cc.geo, (&cc.present, &cc.swap, &cc.shared), stats);
-    let Ok(mut planner) = Planner::new(&scan) else {
+    let Ok(mut planner) = Planner::with_scratch(&scan, &mut cc.plan_scratch) else {
         return false;
     };
     if planner.next().is_some() {
@@ -74,12 +74,14 @@ pub(crate) fn mthp_collapse(
     stats: &ScanStats,
 ) -> ScanResult {
     let geo = cc.geo;
-    // The bitmaps are read by the planner while the collapses below use the control.
+    // The bitmaps and the scratch are the planner's while the collapses below use the
+    // control.
     let present = core::mem::take(&mut cc.present);
     let swap = core::mem::take(&mut cc.swap);
     let shared = core::mem::take(&mut cc.shared);
+    let mut scratch = core::mem::take(&mut cc.plan_scratch);
     let scan = pmd_scan(geo, (&present, &swap, &shared), stats);
-    let result = match Planner::new(&scan) {
+    let result = match Planner::with_scratch(&scan, &mut scratch) {
         Ok(mut planner) => {
             if planner.max_ptes_none_unsupported() {
                 warn_max_ptes_none(geo);
@@ -95,6 +97,7 @@ pub(crate) fn mthp_collapse(
     cc.present = present;
     cc.swap = swap;
     cc.shared = shared;
+    cc.plan_scratch = scratch;
     result
 }
 
@@ -119,7 +122,7 @@ fn run_plan(
     mm: &MmWithUser,
     addr: usize,
     stats: &ScanStats,
-    planner: &mut Planner<'_>,
+    planner: &mut Planner<'_, &mut PlanScratch>,
 ) -> ScanResult {
     let mut collapsed = false;
     let mut alloc_failed = false;

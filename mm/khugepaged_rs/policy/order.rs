@@ -69,18 +69,20 @@
 //!
 //! # Cost
 //!
-//! No allocation, no recursion and no loop over single PTEs: a rule takes a few word
-//! operations for all the blocks of a word at once (adding 1 at each block's first PTE
-//! carries into its last when the block is full). [`plan`] counts the bits a word at a time
-//! (at most 128 words a bitmap); unless the PMD order alone is planned, it then summarizes
-//! each word once (good, occupied, which orders from 2 to 5 find a qualifying block in it)
-//! and makes one pass per enabled order that may find a range. From order 6 a pass judges
-//! blocks of words on the summaries, 64 words to a `u64`; below, it takes `2^k` words at a
-//! time, visits those with a qualifying block, packs their blocks into one `u64`, one bit
-//! each, drops those inside a qualifying block of the next larger order, and returns the
-//! rest with `trailing_zeros`. [`replan`] summarizes the words of its range only. A
-//! [`Planner`] keeps one 24-byte pass per level of retry, at most [`MAX_PMD_ORDER`] - 1 of
-//! them: 496 bytes in all on 64-bit.
+//! No allocation, no recursion and no loop over single PTEs or blocks: a rule takes a few
+//! word operations for all the blocks of a word at once (adding 1 at each block's first
+//! PTE carries into its last when the block is full). A plan counts the bits a word at a
+//! time (at most 128 words a bitmap); unless the PMD order alone is planned, it then packs
+//! the whole PMD once into maps of one bit per block, for orders 2 to 6 ([`PlanScratch`]):
+//! order 2 from the bitmaps, each next order from the one below (a block's halves are
+//! adjacent bits), and for orders 2 to 5 the blocks a walk returns, those in no qualifying
+//! block of the next larger enabled order. A pass of order `k` then reads 64 starts a word
+//! from its map (from order 6, 64 words of blocks at a time from order 6's map) and returns
+//! them with `trailing_zeros`; a retry reads the same maps. The maps and the walks that
+//! retries interrupt live in a [`PlanScratch`], which the kernel lends
+//! ([`Planner::with_scratch`]): the [`Planner`] itself is 136 bytes on 64-bit.
+
+use core::borrow::BorrowMut;
 
 /// The largest PMD order: 8192 PTEs per PMD (`MAX_PTRS_PER_PTE`, arm64 with 64K pages).
 pub const MAX_PMD_ORDER: u32 = 13;
@@ -167,6 +169,11 @@ fn idx(i: u32) -> usize {
 
 /// Narrows a PTE offset, word index or order; they all fit (see [`Walk`]).
 fn narrow<T: TryFrom<u32> + Copy>(x: u32, max: T) -> T {
+    T::try_from(x).unwrap_or(max)
+}
+
+/// Narrows a field of a saved [`Walk`]; they all fit.
+fn narrow_u64<T: TryFrom<u64> + Copy>(x: u64, max: T) -> T {
     T::try_from(x).unwrap_or(max)
 }
 
@@ -277,6 +284,64 @@ impl WordSet {
     }
 }
 
+/// Words of one kind of packed map: orders 2 to 6 of the largest PMD, `2^(13 - k)` bits
+/// for order `k`.
+// CAST: 62 fits any `usize`.
+const MAP_WORDS: usize = MAP_AT[5] as usize;
+
+/// Where the map of order `k` starts, at index `k - 2`; the last entry is the end.
+const MAP_AT: [u32; 6] = [0, 32, 48, 56, 60, 62];
+
+/// Where a [`PlanScratch`] keeps the walks that retries interrupted, [`WALK_WORDS`] each.
+const SAVED_AT: usize = 2 * MAP_WORDS;
+
+/// Words of a [`PlanScratch`]: the maps, then the interrupted walks (at most one per
+/// retry level below the PMD plan's).
+pub const PLAN_SCRATCH_WORDS: usize = SAVED_AT + (MAX_DEPTH - 1) * WALK_WORDS;
+
+/// Room for what a plan packs, `PLAN_SCRATCH_WORDS` words (1256 bytes), which a caller
+/// with little stack lends ([`Planner::with_scratch`]). First two kinds of map for each
+/// order `k` from 2 to 6, bit `i` of word `w` for block `64 * w + i` of order `k`: a block
+/// is good when it has no swapped-out or shared PTE and, unless one present PTE suffices,
+/// every PTE present; occupied when it has a present PTE (kept only when that suffices).
+/// Order 6 keeps both; orders 2 to 5, once the next order is made from them, keep their
+/// qualifying blocks (good and occupied) and those of them in no qualifying block of the
+/// next larger enabled order: a walk's starts, unless that order is not below its
+/// region's. Then the walks that retries interrupted.
+pub type PlanScratch = [u64; PLAN_SCRATCH_WORDS];
+
+/// Fills order 2's map in `map` with the blocks whose 4 bits of `f(w, present[w])` are all
+/// set (`ALL`) or one is: bitmap word `w` gives bits `16 * (w % 4)..` of map word `w / 4`.
+fn quads<const ALL: bool>(map: &mut [u64], present: &[u64], f: impl Fn(usize, u64) -> u64) {
+    let lanes = Lanes::of(MIN_ORDER);
+    let quad = |w: usize, p: u64| {
+        let x = f(w, p);
+        let x = if ALL { lanes.all(x) } else { lanes.any(x) };
+        pack::<MIN_ORDER>(lanes.to_first(x))
+    };
+    for (j, (m, ps)) in map.iter_mut().zip(present.chunks(4)).enumerate() {
+        *m = match *ps {
+            [p0, p1, p2, p3] => {
+                let w = |i: usize| j.wrapping_mul(4).wrapping_add(i);
+                quad(w(0), p0) | quad(w(1), p1) << 16 | quad(w(2), p2) << 32 | quad(w(3), p3) << 48
+            }
+            // A PMD of 32 PTEs: one word.
+            _ => ps.first().map_or(0, |&p| quad(0, p)),
+        };
+    }
+}
+
+/// The blocks of the next order from those of `x`'s: bit `i` when bits `2i` and `2i + 1`
+/// are both set (`ALL`) or one is.
+fn halve<const ALL: bool>(x: u64) -> u64 {
+    let x = if ALL { x & x >> 1 } else { x | x >> 1 } & 0x5555_5555_5555_5555;
+    let x = (x | x >> 1) & 0x3333_3333_3333_3333;
+    let x = (x | x >> 2) & 0x0f0f_0f0f_0f0f_0f0f;
+    let x = (x | x >> 4) & 0x00ff_00ff_00ff_00ff;
+    let x = (x | x >> 8) & 0x0000_ffff_0000_ffff;
+    (x | x >> 16) & 0x0000_0000_ffff_ffff
+}
+
 /// The plan's view of the scan: the bitmaps, checked, and what is derived from them once.
 #[derive(Clone, Copy, Debug)]
 struct Selector<'a> {
@@ -295,22 +360,12 @@ struct Selector<'a> {
     clean: bool,
     /// The PMD order is enabled and qualifies.
     pmd_qualifies: bool,
+    /// The packed maps are filled in.
+    packed: bool,
     counts: PteCounts,
-    /// Words with no swapped-out or shared PTE and, unless `scaled`, every PTE present: a
-    /// block of words qualifies when all its words are good and (if `scaled`) one occupied.
-    good: WordSet,
-    /// If `scaled`: the words with a present PTE.
-    occupied: WordSet,
-    /// For each order `k` from 2 to 5: the words with a qualifying block of order `k`.
-    has: [WordSet; SMALL_ORDERS],
-    /// The orders of `sub_orders` whose pass may find a range: those below 6 with a word in
-    /// `has`, those from 6 on if a word is good.
+    /// The orders of `sub_orders` with a qualifying block somewhere, once `packed`.
     busy: u64,
 }
-
-/// Orders from [`MIN_ORDER`] up to a word's, exclusive.
-// CAST: 4 fits any `usize`.
-const SMALL_ORDERS: usize = (WORD_ORDER - MIN_ORDER) as usize;
 
 impl<'a> Selector<'a> {
     fn new(scan: &PmdScan<'a>) -> Result<Self, PlanError> {
@@ -330,14 +385,21 @@ impl<'a> Selector<'a> {
         );
         let limit = nr.saturating_sub(1);
         // Only the low `nr` bits count when the PMD is smaller than a word. At most 8192
-        // bits: no sum overflows. Swapped-out and shared PTEs are rare: skip empty words.
+        // bits: no sum overflows. Swapped-out and shared PTEs are rare: count them if any.
         let valid = bit_range(0, nr.min(64));
         let count = |n: u32, &x: &u64| n.wrapping_add((x & valid).count_ones());
-        let rare = |n: u32, x: &u64| if *x == 0 { n } else { count(n, x) };
+        let rare = |map: &[u64]| {
+            let any = map.iter().fold(0, |any, &x| any | x) & valid != 0;
+            if any {
+                map.iter().fold(0, count)
+            } else {
+                0
+            }
+        };
         let counts = PteCounts {
             present: present.iter().fold(0, count),
-            swap: swap.iter().fold(0, rare),
-            shared: shared.iter().fold(0, rare),
+            swap: rare(swap),
+            shared: rare(shared),
         };
         let sub_orders = scan.enabled_orders & bit_range(MIN_ORDER, pmd_order);
         let pmd_enabled =
@@ -358,109 +420,170 @@ impl<'a> Selector<'a> {
                 && scan.max_ptes_none != limit,
             pmd_qualifies,
             clean: counts.swap == 0 && counts.shared == 0,
+            packed: false,
             counts,
-            good: WordSet::default(),
-            occupied: WordSet::default(),
-            has: [WordSet::default(); SMALL_ORDERS],
             busy: 0,
         })
     }
 
-    /// Fills in the summaries of the words that hold PTEs of `range` (the orders below the
-    /// PMD order plan with them), once.
-    fn summarize(&mut self, range: Range) {
-        let words = (range.offset >> WORD_ORDER, range.end().div_ceil(64));
-        if self.scaled {
-            self.summarize_as::<true>(words);
-        } else {
-            self.summarize_as::<false>(words);
+    /// Fills in the packed maps of the whole PMD, once, and sets `busy`: the good and
+    /// occupied blocks of order 2 from the bitmaps, then those of each next order from the
+    /// order below, whose pairs of bits are its blocks' halves, after which the order
+    /// below keeps only its qualifying blocks and the starts a walk returns (see
+    /// [`PlanScratch`]).
+    fn pack(&mut self, maps: &mut PlanScratch) {
+        if self.packed {
+            return;
         }
-        let found = |set: &WordSet| set.0 != [0, 0];
-        let mut busy = if found(&self.good) {
-            !bit_range(0, WORD_ORDER)
-        } else {
-            0
+        self.packed = true;
+        if self.counts.present == 0 {
+            // No block qualifies: it needs every PTE present, or one.
+            self.busy = 0;
+            return;
+        }
+        let valid = bit_range(0, pow2(self.pmd_order).min(64));
+        let (present, swap, shared) = (self.present, self.swap, self.shared);
+        let bad =
+            |w: usize| swap.get(w).copied().unwrap_or(0) | shared.get(w).copied().unwrap_or(0);
+        {
+            let (good, occupied) = maps.split_at_mut(MAP_WORDS);
+            match (self.scaled, self.clean) {
+                (false, true) => quads::<true>(good, present, |_, p| p & valid),
+                (false, false) => quads::<true>(good, present, |w, p| p & valid & !bad(w)),
+                (true, _) => {
+                    quads::<true>(good, present, |w, _| !bad(w) & valid);
+                    quads::<false>(occupied, present, |_, p| p & valid);
+                }
+            }
+        }
+        let word = |maps: &PlanScratch, i: usize| maps.get(i).copied().unwrap_or(0);
+        let set = |maps: &mut PlanScratch, i: usize, x: u64| {
+            if let Some(m) = maps.get_mut(i) {
+                *m = x;
+            }
         };
-        for (k, has) in (MIN_ORDER..).zip(&self.has) {
-            busy |= u64::from(found(has)).wrapping_shl(k);
+        let mut far = false;
+        let (mut busy, mut words) = (0u64, idx(pow2(self.pmd_order).div_ceil(256)));
+        // Each order below both 6 and the PMD order, with the next order's maps if that is
+        // below the PMD order: order 6's judges the larger orders.
+        let last = WORD_ORDER.min(self.pmd_order);
+        for k in MIN_ORDER..last {
+            // The next larger enabled order, which covers this one's blocks in a walk of
+            // the whole PMD, or in any walk where it lies below the region's order: a lane
+            // of the map if it fits one, else a block holding whole map words (`far`).
+            let parent = (self.sub_orders & !bit_range(0, k.wrapping_add(1))).trailing_zeros();
+            let j = parent.wrapping_sub(k);
+            let near = parent < self.pmd_order && j <= WORD_ORDER;
+            far |= parent < self.pmd_order && !near;
+            let (lanes, judged) = (Lanes::of(j), if near { u64::MAX } else { 0 });
+            let mut found = 0;
+            // Each word of this order's maps, read once: the next order's from its pairs,
+            // then its own qualifying blocks and starts in place.
+            let mut settle = |maps: &mut PlanScratch, w: usize, g: u64, o: u64| {
+                let q = g & o;
+                found |= q;
+                let cover = lanes.all(g & judged) & lanes.any(o);
+                set(maps, w, q);
+                let starts = q & !lanes.fill(lanes.to_first(cover));
+                set(maps, MAP_WORDS.wrapping_add(w), starts);
+            };
+            let map_at = |k: u32| {
+                idx(MAP_AT
+                    .get(idx(k.wrapping_sub(MIN_ORDER)))
+                    .copied()
+                    .unwrap_or(0))
+            };
+            let (at, above) = (map_at(k), map_at(k.wrapping_add(1)));
+            let occupied = |maps: &PlanScratch, w: usize| {
+                if self.scaled {
+                    word(maps, MAP_WORDS.wrapping_add(w))
+                } else {
+                    u64::MAX
+                }
+            };
+            // A map of one word is at most half full: the next order's fits one word too.
+            for d in 0..words.div_ceil(2) {
+                let lo = at.wrapping_add(d.wrapping_mul(2));
+                let (g, o) = (word(maps, lo), occupied(maps, lo));
+                let (mut g2, mut o2) = (halve::<true>(g), halve::<false>(o));
+                settle(maps, lo, g, o);
+                let hi = lo.wrapping_add(1);
+                if hi < at.wrapping_add(words) {
+                    let (g, o) = (word(maps, hi), occupied(maps, hi));
+                    g2 |= halve::<true>(g) << 32;
+                    o2 |= halve::<false>(o) << 32;
+                    settle(maps, hi, g, o);
+                }
+                if k.wrapping_add(1) < self.pmd_order {
+                    set(maps, above.wrapping_add(d), g2);
+                    if self.scaled {
+                        set(maps, MAP_WORDS.wrapping_add(above).wrapping_add(d), o2);
+                    }
+                }
+            }
+            busy |= u64::from(found != 0).wrapping_shl(k);
+            words = words.div_ceil(2);
+        }
+        let at6 = idx(MAP_AT[4]);
+        let six = |kind: usize, g: usize| word(maps, kind.wrapping_add(at6).wrapping_add(g));
+        let good6 = [six(0, 0), six(0, 1)];
+        let occupied6 = if self.scaled {
+            [six(MAP_WORDS, 0), six(MAP_WORDS, 1)]
+        } else {
+            [u64::MAX; 2]
+        };
+        // A qualifying block's halves are good and one qualifies: orders from 6 on have
+        // none if 6 has none.
+        if good6[0] & occupied6[0] | good6[1] & occupied6[1] != 0 {
+            busy |= !bit_range(0, WORD_ORDER);
+        }
+        if far {
+            self.far_covers(maps, good6, occupied6);
         }
         self.busy = busy & self.sub_orders;
     }
 
-    /// [`Selector::summarize`] for `scaled == SCALED`, words `from..to`, a word at a time.
-    fn summarize_as<const SCALED: bool>(&mut self, (from, to): (u32, u32)) {
-        let valid = bit_range(0, pow2(self.pmd_order).min(64));
-        let small = self.sub_orders & bit_range(0, WORD_ORDER) != 0;
-        let word = |bitmap: &[u64], w: u32| bitmap.get(idx(w)).copied().unwrap_or(0) & valid;
-        for g in 0..2 {
-            let (mut good, mut occupied, mut has) = (0u64, 0u64, [0u64; SMALL_ORDERS]);
-            for w in from.max(64 * g)..to.min(64 * (g + 1)) {
-                let (p, bit) = (word(self.present, w), w & 63);
-                let bad = if self.clean {
-                    0
-                } else {
-                    word(self.swap, w) | word(self.shared, w)
-                };
-                // A block qualifies when all its bits of `all` and (if `SCALED`) one of
-                // `p` are set.
-                let all = if SCALED { !bad } else { p & !bad };
-                good |= u64::from(all == u64::MAX).wrapping_shl(bit);
-                // Only a word with a present PTE can hold a qualifying block.
-                if p == 0 {
-                    continue;
-                }
-                occupied |= u64::from(SCALED).wrapping_shl(bit);
-                if !small {
-                    continue;
-                }
-                // Order by order, each block from the two halves the order below judged.
-                let mut all = Lanes::of(MIN_ORDER).all(all);
-                let mut any = if SCALED {
-                    Lanes::of(MIN_ORDER).any(p)
-                } else {
-                    u64::MAX
-                };
-                for (k, has) in (MIN_ORDER..).zip(&mut has) {
-                    if k > MIN_ORDER {
-                        let (half, last) = (pow2(k.saturating_sub(1)), Lanes::of(k).last);
-                        all &= all.wrapping_shl(half) & last;
-                        if SCALED {
-                            any = (any | any.wrapping_shl(half)) & last;
-                        }
+    /// Drops from the starts of orders 2 to 5 the map words lying in a qualifying block of
+    /// their next larger enabled order when that block holds whole map words, as judged on
+    /// order 6's map (`good6`, `occupied6`).
+    #[cold]
+    fn far_covers(&self, maps: &mut PlanScratch, good6: [u64; 2], occupied6: [u64; 2]) {
+        let mut words = idx(pow2(self.pmd_order).div_ceil(256));
+        for k in MIN_ORDER..WORD_ORDER {
+            let parent = (self.sub_orders & !bit_range(0, k.wrapping_add(1))).trailing_zeros();
+            if parent < self.pmd_order && parent.wrapping_sub(k) > WORD_ORDER {
+                let larger = Lanes::of(parent.wrapping_sub(WORD_ORDER));
+                let q = [0, 1].map(|g| larger.all(good6[g]) & larger.any(occupied6[g]));
+                let at = MAP_WORDS.wrapping_add(idx(MAP_AT[idx(k.wrapping_sub(MIN_ORDER))]));
+                let starts = maps
+                    .get_mut(at..at.saturating_add(words))
+                    .unwrap_or_default();
+                for (i, os) in (0u32..).zip(starts) {
+                    // The last bit of the lane of order 6's map that holds this map word.
+                    let first = i.wrapping_shl(k);
+                    let q = q.get(idx(first >> WORD_ORDER & 1)).copied().unwrap_or(0);
+                    let qualifies = q.wrapping_shr(first & 63 | larger.span);
+                    if qualifies & 1 != 0 {
+                        *os = 0;
                     }
-                    // A qualifying block's halves qualify: no larger order has one either.
-                    if all & any == 0 {
-                        break;
-                    }
-                    *has |= 1u64.wrapping_shl(bit);
                 }
             }
-            let store = |set: &mut WordSet, bits| set.0.get_mut(idx(g)).map(|x| *x = bits);
-            store(&mut self.good, good);
-            store(&mut self.occupied, occupied);
-            for (set, bits) in self.has.iter_mut().zip(has) {
-                store(set, bits);
-            }
+            words = words.div_ceil(2);
         }
     }
 
-    /// The words of group `g` that start a qualifying block of order `6 + j`, `j <= 6`.
-    fn word_blocks(&self, g: u32, j: u32) -> u64 {
-        let lanes = Lanes::of(j);
-        let mut q = lanes.all(self.good.group(g));
-        if self.scaled {
-            q &= lanes.any(self.occupied.group(g));
+    /// Word `w` of the maps of order 6: good blocks, and occupied ones (all of them unless
+    /// `scaled`).
+    fn map(&self, maps: &PlanScratch, w: u32) -> (u64, u64) {
+        let at = idx(MAP_AT[4].wrapping_add(w));
+        let good = maps.get(at).copied().unwrap_or(0);
+        if !self.scaled {
+            return (good, u64::MAX);
         }
-        lanes.to_first(q)
-    }
-
-    /// The words of group `g` in no qualifying block of order `parent`, if that is 6 or
-    /// more.
-    fn uncovered(&self, g: u32, parent: u32) -> u64 {
-        match parent.checked_sub(WORD_ORDER) {
-            Some(j) => !Lanes::of(j).fill(self.word_blocks(g, j)),
-            None => u64::MAX,
-        }
+        (
+            good,
+            maps.get(MAP_WORDS.wrapping_add(at)).copied().unwrap_or(0),
+        )
     }
 
     /// The whole PMD, as a range.
@@ -471,51 +594,22 @@ impl<'a> Selector<'a> {
         }
     }
 
-    /// The blocks of order `K < 6` that qualify below the PMD order and lie in no
-    /// qualifying block of order `parent` (if not 0), in words `first..first + n` (at most
-    /// `2^K`, in one group), their PTEs limited to `in_word`: bit `i` for the `i`-th block.
-    fn blocks<const K: u32>(&self, first: u32, n: u32, parent: u32, in_word: u64) -> u64 {
-        let g = first >> WORD_ORDER;
-        let has = self.has.get(idx(K.wrapping_sub(MIN_ORDER)));
-        let words = has.map_or(0, |has| has.group(g)) & self.uncovered(g, parent);
-        let mut words = words.wrapping_shr(first) & bit_range(0, n);
-        if words == 0 {
-            return 0;
-        }
-        let (lanes, per_word) = (Lanes::of(K), 64u32.wrapping_shr(K));
-        let word = |bitmap: &[u64], w: u32| bitmap.get(idx(w)).copied().unwrap_or(0);
-        let pack = |x: u64, i: u32| {
-            pack::<K>(lanes.to_first(x) & in_word).wrapping_shl(i.wrapping_mul(per_word))
+    /// The blocks of order `k` (6 or more) in words `64 * g..64 * (g + 1)` that qualify and
+    /// lie in no qualifying block of order `parent` (if not 0): bit `i` for the block
+    /// starting at word `64 * g + i`. Both are lanes of order 6's map. Out of line: rare,
+    /// and inlined it costs the walk's loop registers for the common orders.
+    #[inline(never)]
+    fn word_starts(&self, maps: &PlanScratch, k: u32, g: u32, parent: u32) -> u64 {
+        let (good, occupied) = self.map(maps, g);
+        let qualifying = |j: u32| {
+            let lanes = Lanes::of(j);
+            lanes.to_first(lanes.all(good) & lanes.any(occupied))
         };
-        // The blocks with every PTE good and (if `scaled`) those with a present PTE, one bit
-        // per block: a block qualifies when it is in both.
-        let (mut all, mut any) = (0, if self.scaled { 0 } else { u64::MAX });
-        while words != 0 {
-            let i = words.trailing_zeros();
-            words &= words.wrapping_sub(1);
-            let w = first.wrapping_add(i);
-            let p = word(self.present, w);
-            let bad = if self.clean {
-                0
-            } else {
-                word(self.swap, w) | word(self.shared, w)
-            };
-            if self.scaled {
-                all |= pack(lanes.all(!bad), i);
-                any |= pack(lanes.any(p), i);
-            } else {
-                all |= pack(lanes.all(p & !bad), i);
-            }
-        }
-        // A block of `parent` is a lane of `2^(parent - K)` bits here.
-        let cover = match parent.checked_sub(K).filter(|&j| j < WORD_ORDER) {
-            Some(j) => {
-                let larger = Lanes::of(j);
-                larger.fill(larger.to_first(larger.all(all) & larger.any(any)))
-            }
+        let cover = match parent.checked_sub(WORD_ORDER) {
+            Some(j) => Lanes::of(j).fill(qualifying(j)),
             None => 0,
         };
-        all & any & !cover
+        qualifying(k.wrapping_sub(WORD_ORDER)) & !cover
     }
 }
 
@@ -612,30 +706,68 @@ pub fn blocked(scan: &PmdScan<'_>) -> Result<Blocked, PlanError> {
 }
 
 /// Where one plan stands: one pass per enabled order that may find a range, largest first,
-/// over one region, a batch at a time: below order 6 `2^k` words, from there 64 words. 24
-/// bytes: PTE offsets are below 8192 and orders at most 13.
+/// over one region, a map word at a time. 24 bytes: PTE offsets are below 8192 and orders
+/// at most 13.
 #[derive(Clone, Copy, Debug, Default)]
 struct Walk {
-    /// The starts still to return in the batch at `chunk`: below order 6 bit `i` for its
-    /// `i`-th block, from there bit `i` for its `i`-th word.
+    /// The starts still to return from the current map word: bit `i` for PTE
+    /// `at + (i << shift)`.
     starts: u64,
+    /// The first PTE of the current map word.
+    at: u16,
     /// The region planned: `base..base + 2^top`, naturally aligned.
     base: u16,
-    /// The first PTE of the batch that `starts` is about.
-    chunk: u16,
-    /// The first PTE of this pass's next batch.
+    /// The pass's next map word, and the one past its last.
     next: u16,
+    end: u16,
     top: u8,
-    /// The order of the current pass, below `top` (but for a plan of just the PMD order);
-    /// below [`MIN_ORDER`] once done.
+    /// The order of the current pass, below `top`; for a plan of the PMD order alone, that
+    /// order, over a `top` of [`MIN_ORDER`] that leaves no pass after it.
     order: u8,
-    /// `order`, at most 6: bit `i` of `starts` is PTE `chunk + (i << shift)`.
+    /// `min(order, 6)`: the order of the map the pass reads.
     shift: u8,
     /// The next larger enabled order below `top`, or 0.
     parent: u8,
+    /// Below order 6, where the pass's map of starts begins in the [`PlanScratch`].
+    map: u8,
 }
 
+/// Words of a saved [`Walk`].
+const WALK_WORDS: usize = 3;
+
 impl Walk {
+    /// The walk as words, for the [`PlanScratch`] to keep while a retry interrupts it.
+    fn save(&self) -> [u64; WALK_WORDS] {
+        let words = [self.at, self.base, self.next, self.end];
+        let bytes = [self.top, self.order, self.shift, self.parent, self.map];
+        let (mut a, mut b) = (0u64, 0u64);
+        for (i, w) in (0u32..).zip(words) {
+            a |= u64::from(w).wrapping_shl(16u32.wrapping_mul(i));
+        }
+        for (i, x) in (0u32..).zip(bytes) {
+            b |= u64::from(x).wrapping_shl(8u32.wrapping_mul(i));
+        }
+        [self.starts, a, b]
+    }
+
+    /// A walk [`Walk::save`] saved.
+    fn load([starts, a, b]: [u64; WALK_WORDS]) -> Self {
+        let word = |i: u32| narrow_u64(a.wrapping_shr(16u32.wrapping_mul(i)) & 0xffff, u16::MAX);
+        let byte = |i: u32| narrow_u64(b.wrapping_shr(8u32.wrapping_mul(i)) & 0xff, u8::MAX);
+        Walk {
+            starts,
+            at: word(0),
+            base: word(1),
+            next: word(2),
+            end: word(3),
+            top: byte(0),
+            order: byte(1),
+            shift: byte(2),
+            parent: byte(3),
+            map: byte(4),
+        }
+    }
+
     /// Plans `range` with the enabled orders below its own.
     fn below(sel: &Selector<'_>, range: Range) -> Self {
         let mut walk = Walk {
@@ -650,86 +782,100 @@ impl Walk {
 
     /// Plans the whole PMD: the PMD order alone if it qualifies, the smaller orders if not.
     fn pmd(sel: &Selector<'_>) -> Self {
-        let mut walk = Walk::below(sel, sel.whole());
         if sel.pmd_qualifies {
-            // Its one range, then nothing: `next_batch()` ends a pass of order `top`.
-            (walk.starts, walk.chunk, walk.shift, walk.order) = (1, 0, 0, walk.top);
+            // Its one range, then no pass: none is below a `top` of `MIN_ORDER`.
+            return Walk {
+                starts: 1,
+                top: narrow(MIN_ORDER, 0),
+                order: narrow(sel.pmd_order, 0),
+                ..Walk::default()
+            };
         }
-        walk
+        Walk::below(sel, sel.whole())
     }
 
-    /// Starts the pass of the next smaller enabled order that may find a range.
-    fn next_order(&mut self, sel: &Selector<'_>) {
-        let order = order_below(sel.busy, self.order.into()).unwrap_or(0);
+    /// Starts the pass of the next smaller enabled order that may find a range; false
+    /// (with no word left to read) if there is none.
+    fn next_order(&mut self, sel: &Selector<'_>) -> bool {
+        let (top, order) = (u32::from(self.top), u32::from(self.order));
+        // Orders are at most 13: the shifts fit.
+        let below = sel.busy & 1u64.wrapping_shl(order).wrapping_sub(1);
+        if below == 0 || order > top {
+            self.end = self.next;
+            return false;
+        }
+        let order = 63 ^ below.leading_zeros();
         // The lowest enabled order above it and below `top`, if any.
-        let parent = (sel.sub_orders & !bit_range(0, order.saturating_add(1))).trailing_zeros();
-        self.parent = if parent < self.top.into() {
-            narrow(parent, 0)
+        let above = sel.sub_orders & 2u64.wrapping_shl(order).wrapping_sub(1) ^ sel.sub_orders;
+        let parent = above.trailing_zeros();
+        let parent = if parent < top { parent } else { 0 };
+        let shift = order.min(WORD_ORDER);
+        // Below order 6: the qualifying blocks with no parent, else those it leaves.
+        let map = MAP_AT[idx(order.wrapping_sub(MIN_ORDER)).min(4)];
+        let map = if parent == 0 {
+            map
         } else {
-            0
+            map.wrapping_add(MAP_AT[5])
         };
+        let base = u32::from(self.base);
+        let end = base.wrapping_add(pow2(top));
         self.order = narrow(order, 0);
-        self.shift = narrow(order.min(WORD_ORDER), 0);
-        self.next = self.base;
+        self.parent = narrow(parent, 0);
+        self.shift = narrow(shift, 0);
+        self.map = narrow(map, 0);
+        self.next = narrow(base >> shift >> 6, 0);
+        self.end = narrow((end >> shift).div_ceil(64), 0);
+        true
     }
 
     /// The next range of the plan.
     #[inline]
-    fn advance(&mut self, sel: &Selector<'_>) -> Option<Range> {
-        if self.starts == 0 && !self.next_batch(sel) {
+    fn advance(&mut self, sel: &Selector<'_>, maps: &PlanScratch) -> Option<Range> {
+        if self.starts == 0 && !self.next_batch(sel, maps) {
             return None;
         }
         let bit = self.starts.trailing_zeros();
         self.starts &= self.starts.wrapping_sub(1);
         Some(Range {
-            offset: u32::from(self.chunk).wrapping_add(bit.wrapping_shl(self.shift.into())),
+            offset: u32::from(self.at).wrapping_add(bit.wrapping_shl(self.shift.into())),
             order: self.order.into(),
         })
     }
 
-    /// Fills `starts` with the next batch that has a range, starting smaller orders as passes
-    /// end; false once the plan is done. Each loop iteration takes a batch or an order.
-    #[inline(never)]
-    fn next_batch(&mut self, sel: &Selector<'_>) -> bool {
-        let (top, base) = (u32::from(self.top), u32::from(self.base));
-        let end = base.saturating_add(pow2(top));
-        // The region's words: `2^(top - 6)`, or a part of one.
-        let region = top.saturating_sub(WORD_ORDER);
+    /// Fills `starts` with the next map word that has a range, starting smaller orders as
+    /// passes end; false once the plan is done. Each loop iteration takes a word or an
+    /// order. Inline: out of line, its call per map word cost more than its loop.
+    #[inline]
+    fn next_batch(&mut self, sel: &Selector<'_>, maps: &PlanScratch) -> bool {
         loop {
-            let (k, next) = (u32::from(self.order), u32::from(self.next));
-            if k < MIN_ORDER || k >= top {
-                return false;
-            }
-            if next >= end {
-                self.next_order(sel);
+            let wi = u32::from(self.next);
+            if wi >= u32::from(self.end) {
+                if !self.next_order(sel) {
+                    return false;
+                }
                 continue;
             }
+            let (k, shift) = (u32::from(self.order), u32::from(self.shift));
             // A block inside a qualifying block of the next larger enabled order is covered
             // by that block or by a larger one: whichever range covers the larger block is
             // planned instead (see `Planner`'s proof).
-            let parent = u32::from(self.parent);
-            let (chunk, len) = if k < WORD_ORDER {
-                let (chunk, n) = (next & !63, pow2(k.min(region)));
-                let in_word = Lanes::of(top.min(WORD_ORDER)).one.wrapping_shl(base & 63);
-                let first = chunk >> WORD_ORDER;
-                // One instance per order, for its masks and shifts to be constants.
-                self.starts = match k {
-                    2 => sel.blocks::<2>(first, n, parent, in_word),
-                    3 => sel.blocks::<3>(first, n, parent, in_word),
-                    4 => sel.blocks::<4>(first, n, parent, in_word),
-                    _ => sel.blocks::<5>(first, n, parent, in_word),
-                };
-                (chunk, pow2(k.saturating_add(WORD_ORDER)))
+            let starts = if k < WORD_ORDER {
+                let at = idx(u32::from(self.map).wrapping_add(wi));
+                maps.get(at).copied().unwrap_or(0)
             } else {
-                let (g, first) = (next >> (2 * WORD_ORDER), (next >> WORD_ORDER) & 63);
-                let words = bit_range(first, first.saturating_add(pow2(region)).min(64));
-                let found = sel.word_blocks(g, k.saturating_sub(WORD_ORDER));
-                self.starts = found & sel.uncovered(g, parent) & words;
-                (next & !4095, 4096)
+                sel.word_starts(maps, k, wi, self.parent.into())
             };
-            self.chunk = narrow(chunk, u16::MAX);
-            self.next = narrow(chunk.saturating_add(len), u16::MAX);
+            self.next = narrow(wi.wrapping_add(1), u16::MAX);
+            // The region's bits of the map word: all, or `2^(top - shift)` of one.
+            let n = u32::from(self.top).wrapping_sub(shift);
+            self.starts = if n < WORD_ORDER {
+                let lo = u32::from(self.base) >> shift & 63;
+                starts & bit_range(lo, lo.wrapping_add(pow2(n)))
+            } else {
+                starts
+            };
             if self.starts != 0 {
+                self.at = narrow((wi << 6).wrapping_shl(shift), u16::MAX);
                 return true;
             }
         }
@@ -739,22 +885,19 @@ impl Walk {
 /// A collapse plan for one PMD, or for one range of it ([`replan`]): an iterator over the
 /// ranges to collapse, largest order first, then by offset.
 #[derive(Clone, Debug)]
-pub struct Plan<'a> {
-    sel: Selector<'a>,
-    cur: Walk,
-}
+pub struct Plan<'a>(Planner<'a>);
 
 impl Plan<'_> {
     /// Whether `max_ptes_none` is neither 0 nor `HPAGE_PMD_NR - 1` while an order below the
     /// PMD order is enabled: those orders then use 0, and 7.3 warns once
     /// (`pr_warn_once()` in `collapse_max_ptes_none()`).
     pub fn max_ptes_none_unsupported(&self) -> bool {
-        self.sel.none_unsupported
+        self.0.sel.none_unsupported
     }
 
     /// The PMD's PTEs by kind.
     pub fn counts(&self) -> PteCounts {
-        self.sel.counts
+        self.0.sel.counts
     }
 }
 
@@ -763,20 +906,13 @@ impl Iterator for Plan<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Range> {
-        self.cur.advance(&self.sel)
+        self.0.next()
     }
 }
 
 /// Plans the collapse of one PMD.
 pub fn plan<'a>(scan: &PmdScan<'a>) -> Result<Plan<'a>, PlanError> {
-    let mut sel = Selector::new(scan)?;
-    if !sel.pmd_qualifies && sel.sub_orders != 0 {
-        sel.summarize(sel.whole());
-    }
-    Ok(Plan {
-        cur: Walk::pmd(&sel),
-        sel,
-    })
+    Planner::new(scan).map(Plan)
 }
 
 /// Checks that `range` is naturally aligned and inside the PMD.
@@ -794,12 +930,20 @@ fn check_range(sel: &Selector<'_>, range: Range) -> Result<(), PlanError> {
 pub fn replan<'a>(scan: &PmdScan<'a>, failed: Range) -> Result<Plan<'a>, PlanError> {
     let mut sel = Selector::new(scan)?;
     check_range(&sel, failed)?;
-    sel.summarize(failed);
-    Ok(Plan {
+    let mut maps = [0; PLAN_SCRATCH_WORDS];
+    sel.pack(&mut maps);
+    Ok(Plan(Planner {
         cur: Walk::below(&sel, failed),
         sel,
-    })
+        maps,
+        depth: 0,
+        last: NO_RANGE,
+        below_pmd: false,
+    }))
 }
+
+/// No range to retry (orders are below 256).
+const NO_RANGE: u32 = u32::MAX;
 
 /// Retry levels a [`Planner`] can hold: the PMD plan, then one per failed order from
 /// [`MAX_PMD_ORDER`] down to `MIN_ORDER + 1`.
@@ -813,35 +957,60 @@ const MAX_DEPTH: usize = (MAX_PMD_ORDER - MIN_ORDER + 1) as usize;
 /// the failed range's plan with the smaller orders, after which the interrupted plan goes
 /// on. This is 7.3's walk with its failures, largest order first within each plan.
 ///
+/// `S` holds the packed maps: a [`PlanScratch`] of its own ([`Planner::new`]), or one the
+/// caller lends ([`Planner::with_scratch`]), for the planner to stay small.
+///
 /// Why covering is judged by the next larger enabled order alone: below the PMD order, a
 /// qualifying block has no swapped-out or shared PTE and either all PTEs present or one
 /// present; if it lies in a qualifying larger block, every enabled block between the two
 /// also has no swapped-out or shared PTE, and is full (the larger block is) or holds a
 /// present PTE (the smaller one does), so it qualifies too.
 #[derive(Clone, Debug)]
-pub struct Planner<'a> {
+pub struct Planner<'a, S = PlanScratch> {
     sel: Selector<'a>,
-    stack: [Walk; MAX_DEPTH],
-    /// Walks in use, the innermost retry last; 0 once everything is done.
+    maps: S,
+    /// The innermost walk: the one ranges come from.
+    cur: Walk,
+    /// The walks it interrupted, saved in the maps' room, the innermost last.
     depth: usize,
-    last: Option<Range>,
+    /// The range last returned, unless retried since: `offset << 8 | order`, or `NO_RANGE`.
+    last: u32,
     /// The walk went below the PMD order over the whole PMD.
     below_pmd: bool,
 }
 
 impl<'a> Planner<'a> {
-    /// Plans the collapse of one PMD.
+    /// Plans the collapse of one PMD, with maps of its own.
     pub fn new(scan: &PmdScan<'a>) -> Result<Self, PlanError> {
+        Self::with_maps(scan, [0; PLAN_SCRATCH_WORDS])
+    }
+}
+
+impl<'a> Planner<'a, &'a mut PlanScratch> {
+    /// Plans the collapse of one PMD, with the packed maps in `scratch`, at least
+    /// [`PLAN_SCRATCH_WORDS`] words ([`PlanError::BitmapTooShort`] if not): what was there
+    /// is overwritten.
+    pub fn with_scratch(scan: &PmdScan<'a>, scratch: &'a mut [u64]) -> Result<Self, PlanError> {
+        let maps = scratch
+            .get_mut(..PLAN_SCRATCH_WORDS)
+            .and_then(|maps| <&mut PlanScratch>::try_from(maps).ok())
+            .ok_or(PlanError::BitmapTooShort)?;
+        Self::with_maps(scan, maps)
+    }
+}
+
+impl<'a, S: BorrowMut<PlanScratch>> Planner<'a, S> {
+    fn with_maps(scan: &PmdScan<'a>, mut maps: S) -> Result<Self, PlanError> {
         let mut sel = Selector::new(scan)?;
         if !sel.pmd_qualifies && sel.sub_orders != 0 {
-            sel.summarize(sel.whole());
+            sel.pack(maps.borrow_mut());
         }
-        // Only `stack[..depth]` is ever read: the other slots are filled before they are.
         Ok(Planner {
+            cur: Walk::pmd(&sel),
             sel,
-            stack: [Walk::pmd(&sel); MAX_DEPTH],
-            depth: 1,
-            last: None,
+            maps,
+            depth: 0,
+            last: NO_RANGE,
             below_pmd: !sel.pmd_qualifies,
         })
     }
@@ -849,29 +1018,40 @@ impl<'a> Planner<'a> {
     /// Plans the range last returned again with the smaller enabled orders; its ranges
     /// come next. Returns whether any smaller order is enabled below it.
     pub fn retry_smaller(&mut self) -> bool {
-        let Some(range) = self.last.take() else {
+        if self.last == NO_RANGE {
             return false;
+        }
+        let range = Range {
+            offset: self.last >> 8,
+            order: self.last & 0xff,
         };
+        self.last = NO_RANGE;
         let pmd = range.order == self.sel.pmd_order;
         self.below_pmd |= pmd;
         if order_below(self.sel.sub_orders, range.order).is_none() {
             return false;
         }
-        if pmd {
-            // The plan was the PMD order alone, planned without the word summaries.
-            self.sel.summarize(range);
-        }
+        // The plan was the PMD order alone, made without the maps.
+        self.sel.pack(self.maps.borrow_mut());
         let cur = Walk::below(&self.sel, range);
-        if u32::from(cur.order) < MIN_ORDER {
+        if cur.next >= cur.end {
             // Enabled orders, but none that would find a range.
             return true;
         }
         // The failed range came from the innermost walk, whose ranges are all smaller than
         // its region (the PMD plan's own PMD range aside): regions shrink by at least one
         // order per level from the PMD order down to 3, so `depth` stays below `MAX_DEPTH`.
-        match self.stack.get_mut(self.depth) {
+        let at = SAVED_AT.saturating_add(self.depth.saturating_mul(WALK_WORDS));
+        match self
+            .maps
+            .borrow_mut()
+            .get_mut(at..at.saturating_add(WALK_WORDS))
+        {
             Some(slot) => {
-                *slot = cur;
+                slot.iter_mut()
+                    .zip(self.cur.save())
+                    .for_each(|(s, x)| *s = x);
+                self.cur = cur;
                 self.depth = self.depth.saturating_add(1);
                 true
             }
@@ -897,21 +1077,29 @@ impl<'a> Planner<'a> {
     }
 }
 
-impl Iterator for Planner<'_> {
+impl<S: BorrowMut<PlanScratch>> Iterator for Planner<'_, S> {
     type Item = Range;
 
     #[inline]
     fn next(&mut self) -> Option<Range> {
-        while let Some(top) = self.depth.checked_sub(1) {
-            let sel = &self.sel;
-            let found = self.stack.get_mut(top).and_then(|walk| walk.advance(sel));
-            if found.is_some() {
-                self.last = found;
-                return found;
+        let maps = self.maps.borrow();
+        loop {
+            if let Some(range) = self.cur.advance(&self.sel, maps) {
+                self.last = range.offset.wrapping_shl(8) | range.order;
+                return Some(range);
             }
-            self.depth = top;
+            // Back to the walk the finished one interrupted.
+            let Some(resumed) = self.depth.checked_sub(1) else {
+                self.last = NO_RANGE;
+                return None;
+            };
+            let at = SAVED_AT.saturating_add(resumed.saturating_mul(WALK_WORDS));
+            let mut saved = [0; WALK_WORDS];
+            if let Some(slot) = maps.get(at..at.saturating_add(WALK_WORDS)) {
+                saved.iter_mut().zip(slot).for_each(|(x, s)| *x = *s);
+            }
+            self.cur = Walk::load(saved);
+            self.depth = resumed;
         }
-        self.last = None;
-        None
     }
 }

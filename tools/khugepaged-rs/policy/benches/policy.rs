@@ -17,7 +17,7 @@ fn seen(epoch: u32, now: u32) -> Sighting {
         now,
     }
 }
-use khugepaged_policy::order::{blocked, plan, Planner, PmdScan};
+use khugepaged_policy::order::{blocked, plan, Planner, PmdScan, PLAN_SCRATCH_WORDS};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -94,13 +94,15 @@ fn occupancy(nr: usize, percent: u64, seed: u64) -> Vec<u64> {
 }
 
 fn bench_plans() {
-    println!("collapse plan (plan() and every range), ns per PMD:");
+    println!("collapse plan (a plan and every range), ns per PMD:");
     println!(
-        "  {:>5} {:>6} {:<18} {:>11} {:>11} {:>9}",
-        "PTEs", "occ.", "enabled orders", "none=NR-1", "none=0", "ranges"
+        "  {:>5} {:>6} {:<18} {:>11} {:>11} {:>11} {:>9}",
+        "PTEs", "occ.", "enabled orders", "none=NR-1", "none=0", "plan() 0", "ranges"
     );
-    println!("  (ranges: planned with none=NR-1 / none=0)");
-    for pmd_order in [9u32, 13] {
+    println!("  (the kernel's Planner::with_scratch(), and plan() with maps of its own;");
+    println!("   ranges: planned with none=NR-1 / none=0)");
+    let mut scratch = vec![0u64; PLAN_SCRATCH_WORDS];
+    for pmd_order in [9u32, 13, 5, 8, 11] {
         let nr = 1usize << pmd_order;
         let all = ((1u64 << (pmd_order + 1)) - 1) & !3;
         let masks = [
@@ -127,17 +129,24 @@ fn bench_plans() {
                     };
                     ranges.push(plan(&scan).unwrap().count().to_string());
                     row.push(measure(1, || {
-                        let p = plan(black_box(&scan)).unwrap();
+                        let p = Planner::with_scratch(black_box(&scan), &mut scratch).unwrap();
                         black_box(p.fold(0u32, |a, r| a ^ r.offset ^ r.order));
                     }));
+                    if max_ptes_none == 0 {
+                        row.push(measure(1, || {
+                            let p = plan(black_box(&scan)).unwrap();
+                            black_box(p.fold(0u32, |a, r| a ^ r.offset ^ r.order));
+                        }));
+                    }
                 }
                 println!(
-                    "  {:>5} {:>5}% {:<18} {:>11.0} {:>11.0} {:>9}",
+                    "  {:>5} {:>5}% {:<18} {:>11.0} {:>11.0} {:>11.0} {:>9}",
                     nr,
                     percent,
                     name,
                     row[0],
                     row[1],
+                    row[2],
                     ranges.join(" / ")
                 );
             }
@@ -209,8 +218,9 @@ fn bench_worst_retries() {
             max_ptes_shared: 0,
         };
         let mut attempts = 0;
+        let mut scratch = vec![0u64; PLAN_SCRATCH_WORDS];
         let ns = measure(1, || {
-            let mut p = Planner::new(black_box(&scan)).unwrap();
+            let mut p = Planner::with_scratch(black_box(&scan), &mut scratch).unwrap();
             attempts = 0;
             while let Some(r) = p.next() {
                 black_box(r);
