@@ -22,7 +22,8 @@
  *     charge: MADV_COLLAPSE of a range with holes fails with EBUSY
  *     (SCAN_CGROUP_CHARGE_FAIL) and changes nothing: holes, st_blocks, data,
  *     memory.current (within the per-CPU charge stock), the memcg's shmem
- *     and shmem_thp, the vmstat page counts; with the limit lifted it
+ *     and shmem_thp, the vmstat page counts (and, where the trace events
+ *     are, both report ccgroup_charge_failed); with the limit lifted it
  *     collapses, charged to that memcg;
  *  4. trace events huge_memory:mm_khugepaged_scan_file and
  *     mm_khugepaged_collapse_file, read from tracefs: their fields for a
@@ -80,7 +81,7 @@
 
 /* The race: PMDs in the file, rounds, and operations per round. */
 #define RACE_PMDS 2
-#define ROUNDS 12
+#define ROUNDS 4
 #define OPS 4
 
 static long pmd_kb;
@@ -295,6 +296,7 @@ static unsigned long tainted(void)
 struct race_ctl {
 	atomic_bool stop;
 	atomic_long ok, fail, bad_errno;
+	atomic_long eagain, ebusy, einval, enomem;
 };
 
 /* The child: MADV_COLLAPSE over every PMD of its own mapping, until told to stop. */
@@ -316,7 +318,17 @@ static void collapser(struct race_ctl *ctl, int fd, size_t len)
 			}
 			atomic_fetch_add(&ctl->fail, 1);
 			switch (errno) {
-			case EAGAIN: case EBUSY: case EINVAL: case ENOMEM:
+			case EAGAIN:
+				atomic_fetch_add(&ctl->eagain, 1);
+				break;
+			case EBUSY:
+				atomic_fetch_add(&ctl->ebusy, 1);
+				break;
+			case EINVAL:
+				atomic_fetch_add(&ctl->einval, 1);
+				break;
+			case ENOMEM:
+				atomic_fetch_add(&ctl->enomem, 1);
 				break;
 			default:
 				atomic_store(&ctl->bad_errno, errno);
@@ -370,6 +382,40 @@ static bool write_random(int fd, char *p, uint64_t *model, size_t limit, size_t 
 	return write_run(fd, p, model, a, n);
 }
 
+/*
+ * While the file is short: up to n random pages of [0, limit), through the
+ * mapping (no SIGBUS inside i_size) and with pread().
+ */
+static bool check_sample(int fd, char *p, const uint64_t *model, size_t limit, size_t n)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	char *pg = malloc(page_size);
+	volatile bool ok = pg != NULL;
+	volatile size_t k;
+
+	sigaction(SIGBUS, &sa, &old);
+	for (k = 0; ok && limit && k < n; k++) {
+		size_t i = rnd() % limit;
+
+		bus_page = i;
+		if (sigsetjmp(bus_jmp, 1) == 0) {
+			ok = page_matches(p + i * page_size, i, model[i], "mapping (short file)");
+		} else {
+			ksft_print_msg("SIGBUS reading page %zu of the mapping, inside i_size (%zu pages)\n",
+				       bus_page, limit);
+			ok = false;
+		}
+		if (ok && pread(fd, pg, page_size, i * page_size) != (ssize_t)page_size) {
+			ksft_print_msg("pread page %zu: %s\n", i, strerror(errno));
+			ok = false;
+		}
+		ok = ok && page_matches(pg, i, model[i], "pread (short file)");
+	}
+	sigaction(SIGBUS, &old, NULL);
+	free(pg);
+	return ok;
+}
+
 static bool truncate_op(int fd, char *p, uint64_t *model, size_t npages)
 {
 	size_t keep = rnd() % (npages + 1), i;
@@ -384,7 +430,8 @@ static bool truncate_op(int fd, char *p, uint64_t *model, size_t npages)
 	for (i = keep; i < npages; i++)
 		model[i] = 0;
 	/* Written while the file is short, then grown back and written again. */
-	if (!write_random(fd, p, model, keep, pmd_nr / 4))
+	if (!write_random(fd, p, model, keep, pmd_nr / 4) ||
+	    !check_sample(fd, p, model, keep, 32))
 		return false;
 	if (ftruncate(fd, npages * page_size)) {
 		ksft_print_msg("ftruncate back to %zu pages: %s\n", npages, strerror(errno));
@@ -481,8 +528,10 @@ static void test_race(enum kind kind, bool punch)
 	}
 	atomic_store(&ctl->stop, true);
 	waitpid(pid, &status, 0);
-	ksft_print_msg("%d rounds: MADV_COLLAPSE %ld times 0, %ld times an error; thp_collapse_alloc %+ld\n",
+	ksft_print_msg("%d rounds: MADV_COLLAPSE %ld times 0, %ld times an error (EAGAIN %ld, EBUSY %ld, EINVAL %ld, ENOMEM %ld); thp_collapse_alloc %+ld\n",
 		       round, atomic_load(&ctl->ok), atomic_load(&ctl->fail),
+		       atomic_load(&ctl->eagain), atomic_load(&ctl->ebusy),
+		       atomic_load(&ctl->einval), atomic_load(&ctl->enomem),
 		       (long)(vmstat("thp_collapse_alloc") - alloc0));
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		ksft_print_msg("collapser: status %#x\n", status);
@@ -583,6 +632,14 @@ static bool shmem_pmd_mapped(char *p, long want_kb)
 
 /* ------------------------------------------------ 3: memcg charge failure */
 
+static bool have_events(void);
+static void trace_on(bool on);
+static bool read_trace(void);
+static bool trace_filename(int fd, char *out, size_t len);
+static bool one_event(const char *ev, const char *fname, pid_t pid, char *line, size_t len);
+static bool field_is(const char *line, const char *key, const char *want);
+static bool field_num(const char *line, const char *key, int base, unsigned long long want);
+
 static long st_blocks_of(int fd)
 {
 	struct stat st;
@@ -640,8 +697,9 @@ static void test_memcg(enum kind kind)
 {
 	const size_t stride = 2, room = pmd_nr / 2 < 64 ? pmd_nr / 2 : 64;
 	const uint64_t seed0 = 0x3300 + kind;
-	char name[256], name2[256], buf[64];
-	long cur, cur1, blocks, shmem0, thp0, slack;
+	char name[256], name2[256], buf[64], fname[256];
+	bool traced;
+	long cur, cur1, blocks, shmem0, thp0, slack, stale;
 	uint64_t *model = calloc(pmd_nr, sizeof(*model));
 	bool *data = calloc(pmd_nr, sizeof(*data)), ok = true, joined = false;
 	struct counters c;
@@ -695,9 +753,32 @@ static void test_memcg(enum kind kind)
 		ksft_print_msg("precondition: the written pages are not charged to the memcg\n");
 		ok = false;
 	}
+	traced = have_events() && trace_filename(fd, fname, sizeof(fname));
+	if (traced)
+		trace_on(true);
 	read_counters(&c);
 	err = collapse(m.p);
+	if (traced)
+		trace_on(false);
 	ok = want_err(err, EBUSY, name) && ok;
+	/* Where the events are there: the failure is the charge's, before any page moved. */
+	if (traced && read_trace()) {
+		char line[1024], num[32];
+
+		snprintf(num, sizeof(num), "%zu", pmd_nr / stride);
+		if (one_event("mm_khugepaged_scan_file", fname, getpid(), line, sizeof(line))) {
+			ok = field_is(line, "present", num) && ok;
+			ok = field_is(line, "result", "ccgroup_charge_failed") && ok;
+		} else {
+			ok = false;
+		}
+		if (one_event("mm_khugepaged_collapse_file", fname, getpid(), line, sizeof(line))) {
+			ok = field_is(line, "result", "ccgroup_charge_failed") && ok;
+			ok = field_num(line, "hpage_pfn", 0, (unsigned long long)-1) && ok;
+		} else {
+			ok = false;
+		}
+	}
 	{
 		/* 7.3 counts the allocation, which comes before the charge. */
 		long want[C_NR] = { 1, 0, 0, 0, 0, 0 };
@@ -716,7 +797,12 @@ static void test_memcg(enum kind kind)
 	if (bad_range(cur1, cur - 2 * 64 * (long)page_size - slack, cur + slack,
 		      "memory.current"))
 		ok = false;
-	if (bad_range(memcg_stat("shmem"), shmem0, shmem0, "memcg shmem") ||
+	/*
+	 * memory.stat may lag by the updates not yet flushed (64 pages a CPU);
+	 * filled holes would be half a PMD.
+	 */
+	stale = 2 * 64 * (long)page_size;
+	if (bad_range(memcg_stat("shmem"), shmem0 - stale, shmem0 + stale, "memcg shmem") ||
 	    bad_range(memcg_stat("shmem_thp"), thp0, thp0, "memcg shmem_thp"))
 		ok = false;
 	ok = shmem_pmd_mapped(m.p, 0) && ok;
@@ -772,7 +858,9 @@ static void trace_on(bool on)
 			ksft_print_msg("cannot %s %s: %s\n", on ? "enable" : "disable", path,
 				       strerror(errno));
 	}
-	clear_trace();
+	/* Emptied when turned on; kept when turned off, to be read. */
+	if (on)
+		clear_trace();
 }
 
 /* The whole trace, NUL-terminated, in trace_buf; false if it cannot be read. */
@@ -879,7 +967,8 @@ static bool field_is(const char *line, const char *key, const char *want)
 	return true;
 }
 
-static bool field_num(const char *line, const char *key, unsigned long long want)
+/* A number field; base 16 for the fields printed in hex without 0x (addr). */
+static bool field_num(const char *line, const char *key, int base, unsigned long long want)
 {
 	char v[128];
 
@@ -887,7 +976,7 @@ static bool field_num(const char *line, const char *key, unsigned long long want
 		ksft_print_msg("no field %s in: %s\n", key, line);
 		return false;
 	}
-	if (strtoull(v, NULL, 0) != want) {
+	if (strtoull(v, NULL, base) != want) {
 		ksft_print_msg("%s=%s, expected %#llx (%llu)\n", key, v, want, want);
 		return false;
 	}
@@ -977,14 +1066,14 @@ static void test_trace_full(void)
 		ok = field_is(line, "present", num) && ok;
 		ok = field_is(line, "swap", "0") && ok;
 		ok = field_is(line, "result", "pte_mapped_hugepage") && ok;
-		ok = field_num(line, "scan_pfn", (unsigned long long)-1) && ok;
+		ok = field_num(line, "scan_pfn", 0, (unsigned long long)-1) && ok;
 	} else {
 		ok = false;
 	}
 	if (one_event("mm_khugepaged_collapse_file", fname, getpid(), line, sizeof(line))) {
-		ok = field_num(line, "hpage_pfn", pfn) && ok;
+		ok = field_num(line, "hpage_pfn", 0, pfn) && ok;
 		ok = pfn != 0 && ok;
-		ok = field_num(line, "addr", (uintptr_t)m.p) && ok;
+		ok = field_num(line, "addr", 16, (uintptr_t)m.p) && ok;
 		ok = field_is(line, "is_shmem", "1") && ok;
 		ok = field_is(line, "nr", num) && ok;
 		ok = field_is(line, "result", "pte_mapped_hugepage") && ok;
@@ -1035,7 +1124,7 @@ static void test_trace_page_count(void)
 		ok = field_is(line, "present", num) && ok;
 		ok = field_is(line, "swap", "0") && ok;
 		ok = field_is(line, "result", "not_suitable_page_count") && ok;
-		ok = field_num(line, "scan_pfn", pfn) && ok;
+		ok = field_num(line, "scan_pfn", 0, pfn) && ok;
 	} else {
 		ok = false;
 	}
@@ -1094,7 +1183,8 @@ static void test_trace_khugepaged(void)
 		ok = field_is(line, "present", num) && ok;
 		ok = field_is(line, "swap", "0") && ok;
 		ok = field_is(line, "result", "exceed_none_pte") && ok;
-		if (khugepaged_pid() && !strstr(line, "khugepaged")) {
+		snprintf(num, sizeof(num), "-%d ", khugepaged_pid());
+		if (khugepaged_pid() && !strstr(line, num)) {
 			ksft_print_msg("the event is not khugepaged's\n");
 			ok = false;
 		}
@@ -1217,7 +1307,7 @@ static void test_pte_mapped(enum kind kind, bool with_trace)
 			tok = field_is(line, "present", "0") && tok;
 			tok = field_is(line, "swap", "0") && tok;
 			tok = field_is(line, "result", "pte_mapped_hugepage") && tok;
-			tok = field_num(line, "scan_pfn", pfn0[0]) && tok;
+			tok = field_num(line, "scan_pfn", 0, pfn0[0]) && tok;
 		} else {
 			tok = false;
 		}
