@@ -9,7 +9,7 @@
  * Two kinds of shmem: a memfd and a file on a tmpfs mount of our own
  * (huge=advise).  Cases, in order:
  *  1. a child loops MADV_COLLAPSE over the PMDs of a mapping of the file
- *     while we loop ftruncate() down and up and write known patterns (with
+ *     (MADV_HUGEPAGE, so khugepaged collapses them too) while we loop ftruncate() down and up and write known patterns (with
  *     pwrite() and through a mapping of our own); after every round the file
  *     holds exactly what the model says (what was written after the last
  *     truncate, zeros elsewhere), read with pread() and through the mapping,
@@ -310,6 +310,8 @@ static void collapser(struct race_ctl *ctl, int fd, size_t len)
 		atomic_store(&ctl->bad_errno, errno);
 		_exit(1);
 	}
+	/* khugepaged takes these ranges too (shmem_enabled=advise). */
+	madvise(m.p, len, MADV_HUGEPAGE);
 	while (!atomic_load(&ctl->stop)) {
 		for (off = 0; off < len; off += pmd_size) {
 			if (!madvise(m.p + off, pmd_size, MADV_COLLAPSE)) {
