@@ -30,7 +30,7 @@
  *     MADV_COLLAPSE of a full memfd range, of one with a page a pipe holds
  *     (SCAN_PAGE_COUNT), of a PTE-mapped THP (no collapse_file), and
  *     khugepaged's scan of a range with too many holes
- *     (SCAN_EXCEED_NONE_PTE);
+ *     (SCAN_EXCEED_NONE_PTE) and its collapse of a full one (succeeded);
  *  5. a PMD-sized shmem folio mapped by PTEs (an mprotect() of one page
  *     splits the VMA and zaps the PMD; faults in the smaller VMAs map PTEs;
  *     a second mprotect() merges the VMAs back): MADV_COLLAPSE returns 0 and
@@ -906,10 +906,11 @@ static bool trace_filename(int fd, char *out, size_t len)
 }
 
 /*
- * The lines of event ev (in trace_buf) for file fname, from task pid (0: any):
- * how many, and the last one copied to out.
+ * The lines of event ev (in trace_buf) for file fname, from task pid (0: any),
+ * holding the text with (NULL: any): how many, and the last one copied to out.
  */
-static int find_events(const char *ev, const char *fname, pid_t pid, char *out, size_t len)
+static int find_events(const char *ev, const char *fname, pid_t pid, const char *with,
+		       char *out, size_t len)
 {
 	char evs[80], fns[300], pids[32];
 	char *line = trace_buf, *nl;
@@ -925,7 +926,8 @@ static int find_events(const char *ev, const char *fname, pid_t pid, char *out, 
 		if (*line == '#')
 			continue;
 		*nl = 0;
-		if (strstr(line, evs) && strstr(line, fns) && (!pid || strstr(line, pids))) {
+		if (strstr(line, evs) && strstr(line, fns) && (!pid || strstr(line, pids)) &&
+		    (!with || strstr(line, with))) {
 			n++;
 			snprintf(out, len, "%s", line);
 		}
@@ -990,7 +992,7 @@ static bool field_num(const char *line, const char *key, int base, unsigned long
 /* Exactly one event ev for fname from pid (0: any pid: at least one); the last in line. */
 static bool one_event(const char *ev, const char *fname, pid_t pid, char *line, size_t len)
 {
-	int n = find_events(ev, fname, pid, line, len);
+	int n = find_events(ev, fname, pid, NULL, line, len);
 
 	if (n == 1 || (!pid && n > 1)) {
 		ksft_print_msg("%s\n", line);
@@ -1004,7 +1006,7 @@ static bool one_event(const char *ev, const char *fname, pid_t pid, char *line, 
 static bool no_event(const char *ev, const char *fname)
 {
 	char line[1024];
-	int n = find_events(ev, fname, 0, line, sizeof(line));
+	int n = find_events(ev, fname, 0, NULL, line, sizeof(line));
 
 	if (!n)
 		return true;
@@ -1142,31 +1144,46 @@ static void test_trace_page_count(void)
 
 /*
  * khugepaged (shmem_enabled=advise, MADV_HUGEPAGE, max_ptes_none at half a
- * PMD) scans a memfd range with a few pages written: SCAN_EXCEED_NONE_PTE,
- * present = the written pages, no collapse_file.
+ * PMD) scans two memfds: one with a few pages written (SCAN_EXCEED_NONE_PTE,
+ * present = the written pages, no collapse_file), and a full one, which it
+ * collapses: scan_file and collapse_file say succeeded (khugepaged's result,
+ * not MADV_COLLAPSE's pte_mapped_hugepage), with the THP's PFN and address.
  */
 static void test_trace_khugepaged(void)
 {
 	const char *name = "trace: khugepaged's scan_file of a memfd range with too many holes: result=exceed_none_pte, present=written pages";
+	const char *name2 = "trace: khugepaged's collapse of a full memfd range: scan_file and collapse_file result=succeeded, the THP's PFN";
 	const size_t nw = 8;
-	char fname[256], line[1024], num[32];
+	char fname[256], fname2[256], line[1024], num[32], kpid[32];
 	unsigned long scans0, exceed0;
-	struct map m;
+	uint64_t pfn = 0;
+	struct map m, m2;
 	size_t i;
 	bool ok;
-	int fd, loops;
+	int fd, fd2, loops;
 
 	fd = open_kind(K_MEMFD, "races_t3", pmd_size);
 	if (fd < 0 || map_at_pmd(&m, fd, pmd_size) || !trace_filename(fd, fname, sizeof(fname))) {
 		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		ksft_test_result_fail("%s\n", name2);
+		return;
+	}
+	fd2 = full_memfd("races_t4", &m2, fname2, sizeof(fname2), 0x4400);
+	if (fd2 < 0) {
+		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		ksft_test_result_fail("%s\n", name2);
+		unmap_pmd(&m);
+		close(fd);
 		return;
 	}
 	for (i = 0; i < nw; i++)
 		fill(m.p + i * page_size, page_size, 0x4300 + i);
+	snprintf(kpid, sizeof(kpid), "-%d ", khugepaged_pid());
 	trace_on(true);
 	exceed0 = vmstat("thp_scan_exceed_none_pte");
 	scans0 = read_ulong(KHUGEPAGED "/full_scans");
 	madvise(m.p, pmd_size, MADV_HUGEPAGE);
+	madvise(m2.p, pmd_size, MADV_HUGEPAGE);
 	/* Two more full scans (a bound of 60 s, not a measure). */
 	for (loops = 0; loops < 1200; loops++) {
 		if (read_ulong(KHUGEPAGED "/full_scans") >= scans0 + 2)
@@ -1187,8 +1204,7 @@ static void test_trace_khugepaged(void)
 		ok = field_is(line, "present", num) && ok;
 		ok = field_is(line, "swap", "0") && ok;
 		ok = field_is(line, "result", "exceed_none_pte") && ok;
-		snprintf(num, sizeof(num), "-%d ", khugepaged_pid());
-		if (khugepaged_pid() && !strstr(line, num)) {
+		if (khugepaged_pid() && !strstr(line, kpid)) {
 			ksft_print_msg("the event is not khugepaged's\n");
 			ok = false;
 		}
@@ -1198,6 +1214,39 @@ static void test_trace_khugepaged(void)
 	ok = no_event("mm_khugepaged_collapse_file", fname) && ok;
 	ok = shmem_pmd_mapped(m.p, 0) && ok;
 	ksft_test_result(ok, "%s\n", name);
+
+	/* The page table was retracted: touching maps the THP by a PMD, whose PFN the events give. */
+	ok = intact(m2.p, page_size, 0x4400);
+	ok = shmem_pmd_mapped(m2.p, pmd_kb) && ok;
+	if (get_pfns(m2.p, 1, &pfn)) {
+		ksft_print_msg("no PFN for the collapsed range\n");
+		ok = false;
+	}
+	snprintf(num, sizeof(num), "%zu", pmd_nr);
+	if (find_events("mm_khugepaged_scan_file", fname2, khugepaged_pid(), "result=succeeded",
+			line, sizeof(line)) == 1) {
+		ksft_print_msg("%s\n", line);
+		ok = field_is(line, "present", num) && ok;
+		ok = field_is(line, "swap", "0") && ok;
+		ok = field_num(line, "scan_pfn", 0, (unsigned long long)-1) && ok;
+	} else {
+		ksft_print_msg("not one scan_file event of khugepaged (pid %d) with result=succeeded for %s\n",
+			       khugepaged_pid(), fname2);
+		ok = false;
+	}
+	if (one_event("mm_khugepaged_collapse_file", fname2, khugepaged_pid(), line, sizeof(line))) {
+		ok = field_is(line, "result", "succeeded") && ok;
+		ok = field_num(line, "hpage_pfn", 0, pfn) && ok;
+		ok = pfn != 0 && ok;
+		ok = field_num(line, "addr", 16, (uintptr_t)m2.p) && ok;
+		ok = field_is(line, "is_shmem", "1") && ok;
+		ok = field_is(line, "nr", num) && ok;
+	} else {
+		ok = false;
+	}
+	ksft_test_result(ok, "%s\n", name2);
+	unmap_pmd(&m2);
+	close(fd2);
 	unmap_pmd(&m);
 	close(fd);
 }
@@ -1337,7 +1386,7 @@ int main(void)
 	ksft_print_header();
 	thp_util_init();
 	pmd_kb = pmd_size >> 10;
-	ksft_set_plan(14);
+	ksft_set_plan(15);
 
 	setup_thp();
 	/* Faults give small pages unless MADV_HUGEPAGE (advise); khugepaged scans fast. */
@@ -1384,6 +1433,7 @@ int main(void)
 		ksft_test_result_fail("trace: MADV_COLLAPSE of a full memfd range: scan_file and collapse_file fields as 7.3's\n");
 		ksft_test_result_fail("trace: MADV_COLLAPSE of a memfd range with a page a pipe holds: scan_file result=not_suitable_page_count at that page, no collapse_file\n");
 		ksft_test_result_fail("trace: khugepaged's scan_file of a memfd range with too many holes: result=exceed_none_pte, present=written pages\n");
+		ksft_test_result_fail("trace: khugepaged's collapse of a full memfd range: scan_file and collapse_file result=succeeded, the THP's PFN\n");
 	}
 	ksft_print_msg("total: %.1f s\n", now() - t0);
 
