@@ -28,7 +28,8 @@
  *  4. trace events huge_memory:mm_khugepaged_scan_file and
  *     mm_khugepaged_collapse_file, read from tracefs: their fields for a
  *     MADV_COLLAPSE of a full memfd range, of one with a page a pipe holds
- *     (SCAN_PAGE_COUNT), of a PTE-mapped THP (no collapse_file), and
+ *     (SCAN_PAGE_COUNT), of one partly swapped out (swap=), of a
+ *     PTE-mapped THP (no collapse_file), and
  *     khugepaged's scan of a range with too many holes
  *     (SCAN_EXCEED_NONE_PTE) and its collapse of a full one (succeeded);
  *  5. a PMD-sized shmem folio mapped by PTEs (an mprotect() of one page
@@ -65,6 +66,9 @@
 #include "guest_util.h"
 #include "thp_util.h"
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
 #ifndef FALLOC_FL_KEEP_SIZE
 #define FALLOC_FL_KEEP_SIZE 0x01
 #endif
@@ -1142,6 +1146,73 @@ static void test_trace_page_count(void)
 	close(fd);
 }
 
+static bool swap_on(void)
+{
+	char buf[4096], *nl;
+
+	/* The header line, then one line per swap device. */
+	return !read_file("/proc/swaps", buf, sizeof(buf)) && (nl = strchr(buf, '\n')) && nl[1];
+}
+
+/*
+ * A quarter of a full memfd range paged out (zram): the pages that left the
+ * page cache are swap entries there, which collapse_scan_file() counts as
+ * swap (not present); MADV_COLLAPSE swaps them in and collapses.
+ */
+static void test_trace_swap(void)
+{
+	const char *name = "trace: MADV_COLLAPSE of a memfd range partly swapped out: scan_file swap= the swapped-out pages, present= the rest";
+	unsigned char *vec = malloc(pmd_nr);
+	char fname[256], line[1024], num[32];
+	size_t i, out = 0;
+	struct map m;
+	bool ok;
+	int fd, err;
+
+	if (!swap_on()) {
+		ksft_test_result_skip("%s: no swap device in this guest\n", name);
+		free(vec);
+		return;
+	}
+	fd = full_memfd("races_t5", &m, fname, sizeof(fname), 0x4500);
+	if (fd < 0 || !vec) {
+		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		free(vec);
+		return;
+	}
+	if (madvise(m.p, pmd_size / 4, MADV_PAGEOUT))
+		ksft_print_msg("MADV_PAGEOUT: %s\n", strerror(errno));
+	/* Not resident: neither in the page cache nor in the swap cache. */
+	ok = !mincore(m.p, pmd_size, vec);
+	for (i = 0; ok && i < pmd_nr; i++)
+		out += !(vec[i] & 1);
+	if (!out) {
+		ksft_print_msg("precondition: MADV_PAGEOUT swapped nothing out\n");
+		ok = false;
+	}
+	trace_on(true);
+	err = collapse(m.p);
+	trace_on(false);
+	ok = want_err(err, 0, name) && ok;
+	ok = shmem_pmd_mapped(m.p, pmd_kb) && ok;
+	for (i = 0; ok && i < pmd_nr; i++)
+		ok = intact(m.p + i * page_size, page_size, 0x4500 + i);
+	ok = read_trace() && ok;
+	if (one_event("mm_khugepaged_scan_file", fname, getpid(), line, sizeof(line))) {
+		snprintf(num, sizeof(num), "%zu", out);
+		ok = field_is(line, "swap", num) && ok;
+		snprintf(num, sizeof(num), "%zu", pmd_nr - out);
+		ok = field_is(line, "present", num) && ok;
+		ok = field_is(line, "result", "pte_mapped_hugepage") && ok;
+	} else {
+		ok = false;
+	}
+	ksft_test_result(ok, "%s\n", name);
+	free(vec);
+	unmap_pmd(&m);
+	close(fd);
+}
+
 /*
  * khugepaged (shmem_enabled=advise, MADV_HUGEPAGE, max_ptes_none at half a
  * PMD) scans two memfds: one with a few pages written (SCAN_EXCEED_NONE_PTE,
@@ -1386,7 +1457,7 @@ int main(void)
 	ksft_print_header();
 	thp_util_init();
 	pmd_kb = pmd_size >> 10;
-	ksft_set_plan(15);
+	ksft_set_plan(16);
 
 	setup_thp();
 	/* Faults give small pages unless MADV_HUGEPAGE (advise); khugepaged scans fast. */
@@ -1428,10 +1499,12 @@ int main(void)
 	if (have_events()) {
 		test_trace_full();
 		test_trace_page_count();
+		test_trace_swap();
 		test_trace_khugepaged();
 	} else {
 		ksft_test_result_fail("trace: MADV_COLLAPSE of a full memfd range: scan_file and collapse_file fields as 7.3's\n");
 		ksft_test_result_fail("trace: MADV_COLLAPSE of a memfd range with a page a pipe holds: scan_file result=not_suitable_page_count at that page, no collapse_file\n");
+		ksft_test_result_fail("trace: MADV_COLLAPSE of a memfd range partly swapped out: scan_file swap= the swapped-out pages, present= the rest\n");
 		ksft_test_result_fail("trace: khugepaged's scan_file of a memfd range with too many holes: result=exceed_none_pte, present=written pages\n");
 		ksft_test_result_fail("trace: khugepaged's collapse of a full memfd range: scan_file and collapse_file result=succeeded, the THP's PFN\n");
 	}
