@@ -9,8 +9,9 @@
  * Two kinds of shmem: a memfd and a file on a tmpfs mount of our own
  * (huge=advise).  Cases, in order:
  *  1. a child loops MADV_COLLAPSE over the PMDs of a mapping of the file
- *     (MADV_HUGEPAGE, so khugepaged collapses them too) while we loop ftruncate() down and up and write known patterns (with
- *     pwrite() and through a mapping of our own); after every round the file
+ *     (MADV_HUGEPAGE, so khugepaged collapses them too) while we loop
+ *     ftruncate() down and up and write known patterns (with pwrite() and
+ *     through a mapping of our own); after every round the file
  *     holds exactly what the model says (what was written after the last
  *     truncate, zeros elsewhere), read with pread() and through the mapping,
  *     with no SIGBUS inside i_size and no new kernel taint;
@@ -29,9 +30,9 @@
  *     mm_khugepaged_collapse_file, read from tracefs: their fields for a
  *     MADV_COLLAPSE of a full memfd range, of one with a page a pipe holds
  *     (SCAN_PAGE_COUNT), of one partly swapped out (swap=), of a
- *     PTE-mapped THP (no collapse_file), and
- *     khugepaged's scan of a range with too many holes
- *     (SCAN_EXCEED_NONE_PTE) and its collapse of a full one (succeeded);
+ *     PTE-mapped THP (no collapse_file), and khugepaged's scan of a range
+ *     with too many holes (SCAN_EXCEED_NONE_PTE) and its collapse of a full
+ *     one (succeeded);
  *  5. a PMD-sized shmem folio mapped by PTEs (an mprotect() of one page
  *     splits the VMA and zaps the PMD; faults in the smaller VMAs map PTEs;
  *     a second mprotect() merges the VMAs back): MADV_COLLAPSE returns 0 and
@@ -1020,6 +1021,9 @@ static bool no_event(const char *ev, const char *fname)
 
 static bool have_events(void)
 {
+	/* tools/vm/run's init mounts tracefs; elsewhere it may not be. */
+	if (access(TRACING "/trace", F_OK) && mount("tracefs", TRACING, "tracefs", 0, NULL))
+		ksft_print_msg("mount tracefs on %s: %s\n", TRACING, strerror(errno));
 	return !access(EVENTS "/mm_khugepaged_scan_file/enable", W_OK) &&
 	       !access(EVENTS "/mm_khugepaged_collapse_file/enable", W_OK);
 }
