@@ -77,6 +77,9 @@ run own/mthp_sizes mthp_sizes
 run own/collapse_hints collapse_hints
 # File and shmem collapse (memfd, shared anonymous, tmpfs): contents, holes, failures.
 run own/shmem_collapse shmem_collapse
+# Shmem collapse racing truncation and hole punching, under a memcg charge failure, its
+# trace events, and a PTE-mapped shmem THP mapped by a PMD in place.
+run own/shmem_races shmem_races
 # Needs two NUMA nodes: tools/vm/check runs it alone in a boot of its own (run --numa 2).
 [ ! -d /sys/devices/system/node/node1 ] || run own/numa_collapse numa_collapse
 
