@@ -17,8 +17,9 @@ use core::ops::ControlFlow;
 use kernel::{
     fs::File,
     mm::{
+        cache_collapse::{AddError, CacheCollapse, CommitError, Slot},
         khugepaged_trace as trace,
-        page_cache::{AddError, CacheCollapse, CacheEntry, CommitError, LockedFolio, Slot},
+        page_cache::{CacheEntry, LockedFolio},
         swap::lru_add_drain,
         vmstat::{count_vm_event, VmEvent},
         MmWithUser,
