@@ -24,13 +24,37 @@ use kernel::{
         pgtable::{MmapLocked, PmdState},
         swap::{self, SwapinError},
         thp,
+        mmap_lock::MmapWriteGuard,
         virt::VmaRef,
         vmstat::{count_memcg_folio_event, count_mthp_stat, MthpStat, VmEvent},
         MmWithUser,
     },
     prelude::*,
     sync::atomic::Relaxed,
+    time::{delay::fsleep, Delta},
 };
+
+/// The sleeps between khugepaged's tries for the mmap write lock, in microseconds: about
+/// 7.5 ms in all. A reader that queued while the lock was last held for writing (by the
+/// previous collapse, often) usually lets go within a fraction of that; a reader that holds
+/// on longer leaves the range for a later pass. Sleeping between tries never queues
+/// khugepaged as a writer.
+const WRITE_TRYLOCK_BACKOFF_US: [i64; 4] = [500, 1000, 2000, 4000];
+
+/// Takes `mm`'s mmap write lock if it comes free within [`WRITE_TRYLOCK_BACKOFF_US`],
+/// without ever waiting for it.
+fn mmap_write_trylock_backoff(mm: &MmWithUser) -> Option<MmapWriteGuard<'_>> {
+    if let Some(g) = mm.mmap_write_trylock() {
+        return Some(g);
+    }
+    for us in WRITE_TRYLOCK_BACKOFF_US {
+        fsleep(Delta::from_micros(us));
+        if let Some(g) = mm.mmap_write_trylock() {
+            return Some(g);
+        }
+    }
+    None
+}
 
 /// Finds the VMA at `addr` again after the mmap lock was dropped and checks it can still take
 /// a THP of `order` there (C: `hugepage_vma_revalidate()`).
@@ -188,7 +212,7 @@ fn collapse_locked(
     // reader ahead of it. A busy lock leaves the range for a later pass. `MADV_COLLAPSE`
     // waits, as 7.3 does: its caller asked for the collapse.
     let wguard = if cc.is_khugepaged {
-        match mm.mmap_write_trylock() {
+        match mmap_write_trylock_backoff(mm) {
             Some(g) => g,
             None => {
                 settings::MMAP_LOCK_BUSY.fetch_add(1, Relaxed);
