@@ -109,6 +109,18 @@ if [ -d "/sys/kernel/mm/transparent_hugepage/hugepages-$((page_kb << 4))kB" ]; t
 	run_peer peer/-s4:all:shmem khugepaged -s 4 all:shmem
 fi
 run peer/cow cow
+# 7.3's file collapse, as run_vmtests.sh runs it: `all:file DIR` on XFS (PMD-sized large
+# folios in the page cache), both contexts, on a file system of its own that the host made
+# (tools/vm/xfs-image) and handed over as a virtio disk (tools/vm/run --disk; x86_64).
+if want peer/all:file; then
+	if [ -b /dev/vda ] && grep -qw xfs /proc/filesystems && mkdir -p /mnt/xfs &&
+	   mount -t xfs /dev/vda /mnt/xfs; then
+		run_peer peer/all:file khugepaged all:file /mnt/xfs
+		umount /mnt/xfs
+	else
+		echo "# peer/all:file not run: no XFS disk at /dev/vda (tools/vm/run --disk)"
+	fi
+fi
 
 # The reclaim flood comes last: it leaves memory fragmented and swap in use, and the suites
 # above must meet the same memory on both kernels (with 512 MB PMDs, the peer's collapse_full
