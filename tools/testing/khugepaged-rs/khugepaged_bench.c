@@ -39,6 +39,8 @@
  *             reads every PTE of every range and refuses it.  Reports its CPU
  *             per full pass over them and per PTE, with only the PMD size
  *             enabled, then with every mTHP size enabled too.
+ *   mmaplock  what collapsing a heap costs the other users of its mmap lock
+ *             (mmap_lock_bench, which says how).
  *
  * --profile: with the kernel booted with profile=N, the kernel-time samples
  * of /proc/profile taken during each measured window, printed as
@@ -606,6 +608,23 @@ static void bench_scan(pid_t kpid)
 	set_mode(KHUGEPAGED "/max_ptes_none", buf);
 }
 
+/* mmap_lock_bench, a program of its own (its threads would outlive a fork here). */
+static void bench_mmap_lock(void)
+{
+	char arg[32];
+	pid_t pid;
+
+	snprintf(arg, sizeof(arg), "--mb=%zu", mb);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/mmap_lock_bench", "mmap_lock_bench", arg, (char *)NULL);
+		printf("# mmap_lock_bench: %s\n", strerror(errno));
+		_exit(1);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	char buf[64], path[256];
@@ -653,6 +672,8 @@ int main(int argc, char **argv)
 			bench_collapse(kpid);
 		else if (!strcmp(argv[i], "scan"))
 			bench_scan(kpid);
+		else if (!strcmp(argv[i], "mmaplock"))
+			bench_mmap_lock();
 		else
 			printf("# unknown benchmark %s\n", argv[i]);
 	}
