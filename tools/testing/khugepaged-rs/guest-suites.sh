@@ -34,8 +34,9 @@ run() {
 # between a test's fault and its MADV_PAGEOUT ("Unexpected huge page" in
 # collapse_max_ptes_swap: an upstream race, seen on both kernels), losing every later case.
 # Its set-up also bails out when mmap() places the test area away from the address it
-# hints without MAP_FIXED ("Failed to allocate VMA at": seen on the Rust kernel's anon run,
-# and on the C kernel's shmem run, which is not retried).  A run that bailed out either way
+# hints without MAP_FIXED ("Failed to allocate VMA at" for anonymous memory, seen on the Rust
+# kernel; "mmap(): " and a stale errno for shmem and files, seen on the C kernel on x86_64
+# and on the Rust kernel on ppc64le, each in 1 run of many).  A run that bailed out either way
 # is run again, up to 3 attempts (other bail-outs are not retried); earlier attempts stay
 # in the log as comments.  The race needs khugepaged's context, so only the plain and one
 # -s run use it; the madvise context runs for every order.
@@ -58,7 +59,7 @@ run_peer() {
 	while :; do
 		"$@" > /tmp/peer.out 2>&1
 		status=$?
-		grep -q '^Bail out! \(Unexpected huge page\|Failed to allocate VMA at\)' /tmp/peer.out && [ $attempt -lt 3 ] || break
+		grep -q '^Bail out! \(Unexpected huge page\|Failed to allocate VMA at\|mmap(): \)' /tmp/peer.out && [ $attempt -lt 3 ] || break
 		sed "s/^/# attempt $attempt: /" /tmp/peer.out
 		echo "# attempt $attempt bailed out: running $name again"
 		attempt=$((attempt + 1))
