@@ -123,13 +123,15 @@ run peer/cow cow
 # 7.3's file collapse, as run_vmtests.sh runs it: `all:file DIR` on XFS (PMD-sized large
 # folios in the page cache), both contexts, on a file system of its own that the host made
 # (tools/vm/xfs-image) and handed over as a virtio disk (tools/vm/run --disk; x86_64).
-if want peer/all:file; then
+# Our own file tests (own/file_collapse) run on the same file system.
+if want peer/all:file || want own/file_collapse; then
 	if [ -b /dev/vda ] && grep -qw xfs /proc/filesystems && mkdir -p /mnt/xfs &&
 	   mount -t xfs /dev/vda /mnt/xfs; then
 		run_peer peer/all:file khugepaged all:file /mnt/xfs
+		run own/file_collapse file_collapse /mnt/xfs
 		umount /mnt/xfs
 	else
-		echo "# peer/all:file not run: no XFS disk at /dev/vda (tools/vm/run --disk)"
+		echo "# peer/all:file and own/file_collapse not run: no XFS disk at /dev/vda (tools/vm/run --disk)"
 	fi
 fi
 
