@@ -123,6 +123,9 @@ fn collapse_file(
 ) -> ScanResult {
     let geo = cc.geometry();
     let mapping = file.mapping();
+    if !mapping.is_shmem() {
+        read_in(file, start, geo.nr);
+    }
     let (result, index, new_pfn) = match alloc_charge_folio(cc, mm, geo.order) {
         Err(r) => (r, 0, None),
         Ok(new) => {
@@ -156,6 +159,35 @@ fn collapse_file(
     result
 }
 
+/// Reads the missing pages of a file's PMD range at `start` into the page cache, as far as
+/// readahead brings them, before any folio of the range is locked.
+///
+/// 7.3 reads each missing page in during its walk, with the folios before it locked; but
+/// readahead takes the `invalidate_lock` that truncation holds while it waits for those folio
+/// locks, and a truncation racing `MADV_COLLAPSE` deadlocks both (seen on XFS). Here the walk
+/// reads in only at its first index, when it holds no folio lock.
+fn read_in(file: &File, start: usize, nr: usize) {
+    let mapping = file.mapping();
+    let end = start.saturating_add(nr);
+    let mut from = start;
+    let mut read = false;
+    while let Some(miss) = mapping.next_miss(from, end - from) {
+        mapping.sync_readahead(file, miss, end - miss);
+        read = true;
+        match mapping.next_miss(miss, end - miss) {
+            // Readahead could not bring it (past the end of the file, or no memory): the
+            // walk will meet the hole and give up, as 7.3's does after its readahead.
+            Some(next) if next == miss => break,
+            Some(next) => from = next,
+            None => break,
+        }
+    }
+    if read {
+        // The new folios wait in this CPU's LRU batches; the walk isolates them from the LRU.
+        lru_add_drain();
+    }
+}
+
 /// Takes every index of the range into the collapse: each folio locked, isolated and
 /// unmapped; shmem's swapped-out and fallocated pages brought in and its holes counted;
 /// a file's missing pages read in.
@@ -186,6 +218,13 @@ fn take_range(file: &File, c: &mut CacheCollapse<'_>, start: usize) -> ScanResul
                 // Helps the isolation that follows.
                 lru_add_drain();
                 folio
+            }
+            // Read in before the walk, and gone again since: truncated, punched or
+            // reclaimed. Reading it in now, with folios of the range locked, could deadlock
+            // with a truncation (see `read_in()`); only the first index may.
+            Slot::Hole | Slot::Swap if index != start => {
+                c.unlock();
+                return ScanResult::Fail;
             }
             Slot::Hole | Slot::Swap => {
                 c.unlock();

@@ -85,12 +85,28 @@ impl Mapping {
 
     /// Starts reading `nr` pages from `index` into the page cache, if they are not there
     /// (C's `page_cache_sync_readahead()`). `file` must be the file this mapping is of.
+    ///
+    /// Readahead takes the mapping's `invalidate_lock` for reading, which truncation and hole
+    /// punching hold for writing while they wait for folio locks: a caller holding a folio
+    /// of this mapping locked can deadlock with them.
     pub fn sync_readahead(&self, file: &File, index: usize, nr: usize) {
         if !core::ptr::eq(file.mapping(), self) {
             return;
         }
         // SAFETY: The mapping and the file are alive, and the file is of this mapping.
         unsafe { bindings::page_cache_sync_readahead(self.as_raw(), file.as_ptr(), index, nr) };
+    }
+
+    /// The first index of `index..index + nr` with no folio in the page cache (none, or a
+    /// shadow or swap entry there), if any (C's `page_cache_next_miss()`).
+    pub fn next_miss(&self, index: usize, nr: usize) -> Option<usize> {
+        let rcu = rcu::read_lock();
+        // SAFETY: The mapping is alive (type invariant), and RCU is held for the XArray walk.
+        let miss = unsafe { bindings::page_cache_next_miss(self.as_raw(), index, nr) };
+        drop(rcu);
+        // C returns an index outside the range, `index + nr` (or 0 past the last index),
+        // when it finds no gap.
+        (miss.wrapping_sub(index) < nr).then_some(miss)
     }
 
     /// Finds the folio at `index` and locks it, sleeping for the lock if needed (C's
