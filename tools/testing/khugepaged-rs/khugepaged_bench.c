@@ -40,7 +40,9 @@
  *             per full pass over them and per PTE, with only the PMD size
  *             enabled, then with every mTHP size enabled too.
  *   mmaplock  what collapsing a heap costs the other users of its mmap lock
- *             (mmap_lock_bench, which says how).
+ *             (mmap_lock_bench, which says how);
+ *   mmaplock-readers  the same with readers only, no writer of the process's
+ *             own: what a waiting khugepaged alone costs them.
  *
  * --profile: with the kernel booted with profile=N, the kernel-time samples
  * of /proc/profile taken during each measured window, printed as
@@ -609,7 +611,7 @@ static void bench_scan(pid_t kpid)
 }
 
 /* mmap_lock_bench, a program of its own (its threads would outlive a fork here). */
-static void bench_mmap_lock(void)
+static void bench_mmap_lock(bool readers)
 {
 	char arg[32];
 	pid_t pid;
@@ -617,7 +619,8 @@ static void bench_mmap_lock(void)
 	snprintf(arg, sizeof(arg), "--mb=%zu", mb);
 	pid = fork();
 	if (pid == 0) {
-		execl("/bin/mmap_lock_bench", "mmap_lock_bench", arg, (char *)NULL);
+		execl("/bin/mmap_lock_bench", "mmap_lock_bench", arg,
+		      readers ? "--readers" : (char *)NULL, (char *)NULL);
 		printf("# mmap_lock_bench: %s\n", strerror(errno));
 		_exit(1);
 	}
@@ -673,7 +676,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "scan"))
 			bench_scan(kpid);
 		else if (!strcmp(argv[i], "mmaplock"))
-			bench_mmap_lock();
+			bench_mmap_lock(false);
+		else if (!strcmp(argv[i], "mmaplock-readers"))
+			bench_mmap_lock(true);
 		else
 			printf("# unknown benchmark %s\n", argv[i]);
 	}

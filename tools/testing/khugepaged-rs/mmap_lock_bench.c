@@ -5,7 +5,7 @@
  * started by khugepaged_bench).  Prints "@@bench NAME VALUE UNIT" lines;
  * never judges them.
  *
- *   mmap_lock_bench [--mb=MB]
+ *   mmap_lock_bench [--mb=MB] [--readers]
  *
  * One process holds a heap of MB megabytes (128) of small pages, registered
  * with MADV_HUGEPAGE for khugepaged to collapse (PMD size only), and threads
@@ -20,6 +20,9 @@
  *   slow      MADV_POPULATE_READ over 64 MB already populated: holds the
  *             read lock for the whole walk, the slow reader khugepaged must
  *             not queue behind
+ * --readers leaves out the writer (mmap, fault, munmap): then only khugepaged
+ * can make a reader wait behind a writer, so the readers' worst latencies show
+ * what a waiting khugepaged costs them (reported as mmaplock_readers_*).
  * For each, the worst and the 99th-percentile latency in microseconds.
  * From the mmap_lock tracepoints, khugepaged's write-lock attempts: how many
  * it took and failed (a trylock), the longest and the total time it held the
@@ -68,6 +71,7 @@ static struct samples {
 } samples[NR_OPS];
 
 static volatile bool stop;
+static const char *prefix = "mmaplock";
 
 static void record(enum op op, double t0)
 {
@@ -177,7 +181,7 @@ static int cmp_double(const void *a, const void *b)
 
 static void report(const char *name, double value, const char *unit)
 {
-	printf("@@bench mmaplock_%s %.6g %s\n", name, value, unit);
+	printf("@@bench %s_%s %.6g %s\n", prefix, name, value, unit);
 }
 
 static void report_ops(void)
@@ -279,13 +283,17 @@ int main(int argc, char **argv)
 	double t0;
 	pid_t kpid;
 	long kb = 0;
-	bool ok;
+	bool ok, writer = true;
 	int i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 1; i < argc; i++)
 		if (!strncmp(argv[i], "--mb=", 5))
 			mb = strtoul(argv[i] + 5, NULL, 10);
+		else if (!strcmp(argv[i], "--readers"))
+			writer = false;
+	if (!writer)
+		prefix = "mmaplock_readers";
 	len = mb << 20;
 	thp_util_init();
 	setup_thp();
@@ -310,15 +318,16 @@ int main(int argc, char **argv)
 	pthread_create(&th[0], NULL, proc_reader, (void *)(uintptr_t)OP_MAPS);
 	pthread_create(&th[1], NULL, proc_reader, (void *)(uintptr_t)OP_SMAPS);
 	pthread_create(&th[2], NULL, madviser, NULL);
-	pthread_create(&th[3], NULL, mapper, NULL);
-	pthread_create(&th[4], NULL, slow_reader, slow.p);
+	pthread_create(&th[3], NULL, slow_reader, slow.p);
+	if (writer)
+		pthread_create(&th[4], NULL, mapper, NULL);
 	t0 = now();
 	madvise(heap.p, len, MADV_HUGEPAGE);
 	while (now() - t0 < TIMEOUT_S && (kb = anon_huge_kb(heap.p)) < (long)(len >> 10))
 		usleep(100000);
 	report("collapse_wall_s", now() - t0, "s");
 	stop = true;
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < (writer ? 5 : 4); i++)
 		pthread_join(th[i], NULL);
 	write_file(TRACING "/tracing_on", "0");
 	report("collapsed_mb", kb >> 10, "MB");
