@@ -16,7 +16,11 @@
  *     migrate (move_pages(), migrate_pages()), read from a block device with
  *     O_DIRECT and through io_uring's registered buffers, vmsplice into a
  *     pipe, pin long-term (gup_test), spawn processes that exit at once, and
- *     MADV_COLLAPSE with random arguments over a zoo of mappings.  Each round
+ *     MADV_COLLAPSE with random arguments over a zoo of mappings.  Each also
+ *     owns a memfd and, where the guest has an XFS disk (x86_64), a file on
+ *     it, mapped shared: written, collapsed, truncated and punched (the memfd
+ *     only), paged out, and mapped again by a child that collapses it there
+ *     and CoWs a private mapping of it (soak_cache.c).  Each round
  *     ends with every page checked against the model: a pinned page must
  *     still be the mapped one (what is written through the mapping arrives
  *     through the pin, and the other way round).
@@ -66,6 +70,8 @@
 #include "guest_util.h"
 #include "thp_util.h"
 #include "soak.h"
+
+#define XFS_DIR "/tmp/soak-xfs"
 
 
 /* ------------------------------------------------ the collapser and the reader */
@@ -202,6 +208,8 @@ static void soak_settings(void)
 	glob_t g;
 
 	set_mode(THP_DIR "/enabled", phase % 3 == 2 ? "always" : "madvise");
+	/* The workers' memfds and the tmpfs zoo file: khugepaged collapses them (MADV_HUGEPAGE). */
+	set_mode(THP_DIR "/shmem_enabled", "advise");
 	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "0");
 	set_mode(KHUGEPAGED "/alloc_sleep_millisecs", "10");
 	snprintf(buf, sizeof(buf), "%zu", 8 * pmd_nr);
@@ -332,6 +340,24 @@ static void set_up_device(void)
 	zram_fd = open(path, O_RDONLY | O_DIRECT);
 }
 
+/*
+ * The XFS disk tools/vm/soak gives the guest where it can (x86_64): the
+ * workers' files go there (soak_cache.c).
+ */
+static void set_up_xfs(void)
+{
+	char fs[4096];
+
+	if (access("/dev/vda", F_OK) || read_file("/proc/filesystems", fs, sizeof(fs)) ||
+	    !strstr(fs, "\txfs\n"))
+		return;
+	mkdir(XFS_DIR, 0755);
+	if (mount("/dev/vda", XFS_DIR, "xfs", 0, NULL))
+		ksft_print_msg("mount /dev/vda on %s: %s\n", XFS_DIR, strerror(errno));
+	else
+		soak_file_dir = XFS_DIR;
+}
+
 static bool set_up_memcg(void)
 {
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK))
@@ -384,8 +410,10 @@ int main(int argc, char **argv)
 	unsigned long alloc0, alloc_failed0, collapsed0, scans0;
 	static const char *const events[] = { "pswpout", "pswpin", "pgmigrate_success",
 					      "pgmigrate_fail", "compact_success", "thp_split_pmd",
-					      "thp_fault_alloc", "thp_deferred_split_page" };
-	unsigned long events0[8];
+					      "thp_fault_alloc", "thp_deferred_split_page",
+					      "thp_file_mapped", "thp_split_page" };
+	const int nr_events = sizeof(events) / sizeof(events[0]);
+	unsigned long events0[sizeof(events) / sizeof(events[0])];
 	static long size0[1024];
 	char hints0[2048] = "", hints1[2048] = "";
 	pid_t helpers[2];
@@ -430,13 +458,15 @@ int main(int argc, char **argv)
 			nr_nodes = atoi(strchr(buf, '-') + 1) + 1;
 	}
 	set_up_device();
+	set_up_xfs();
 	gup_fd = open("/sys/kernel/debug/gup_test", O_RDWR);
 	memcg = set_up_memcg();
 	find_knobs();
-	ksft_print_msg("%d s in rounds of %.0f s, %d workers of %d PMDs; nodes %d, userfaultfd %s, io_uring %s, O_DIRECT device %s, gup_test %s, memcg %s, %d knobs\n",
+	ksft_print_msg("%d s in rounds of %.0f s, %d workers of %d PMDs; nodes %d, userfaultfd %s, io_uring %s, O_DIRECT device %s, gup_test %s, memcg %s, XFS file %s, %d knobs\n",
 		       seconds, round_secs, workers, REGION_PMDS, nr_nodes, have_uffd ? "yes" : "no",
 		       have_uring ? "yes" : "no", zram_fd >= 0 ? "yes" : "no",
-		       gup_fd >= 0 ? "yes" : "no", memcg ? "yes" : "no", nr_knobs);
+		       gup_fd >= 0 ? "yes" : "no", memcg ? "yes" : "no",
+		       soak_file_dir ? "yes" : "no", nr_knobs);
 
 	mem_snapshot(&s0);
 	alloc0 = vmstat("thp_collapse_alloc");
@@ -445,7 +475,7 @@ int main(int argc, char **argv)
 	scans0 = read_ulong(KHUGEPAGED "/full_scans");
 	read_file(KHUGEPAGED "/hint_stats", hints0, sizeof(hints0));
 	size_stats(size0, false);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < nr_events; i++)
 		events0[i] = vmstat(events[i]);
 	soak_settings();
 
@@ -518,7 +548,7 @@ int main(int argc, char **argv)
 		       read_ulong(KHUGEPAGED "/full_scans") - scans0,
 		       atomic_load(&sh->madv_collapsed));
 	ksft_print_msg("what else the kernel did:");
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < nr_events; i++)
 		printf(" %s %lu", events[i], vmstat(events[i]) - events0[i]);
 	printf("\n");
 	ksft_print_msg("per-size collapse counters that moved:\n");
@@ -555,6 +585,8 @@ int main(int argc, char **argv)
 		write_file("/sys/class/zram-control/hot_remove", id);
 	}
 	rmdir(CGROUP);
+	if (soak_file_dir)
+		umount(soak_file_dir);
 	mem_snapshot(&s1);
 	ksft_test_result(mem_all_flat(&s0, &s1), "kernel memory is flat across the soak\n");
 	ksft_finished();

@@ -27,7 +27,9 @@
 #define OPS(x) x(write) x(collapse) x(fork_cow) x(exit) x(munmap_mmap) x(mremap_move) \
 	x(mremap_shrink_grow) x(mprotect_split) x(dontneed) x(free) x(pageout) x(cold) \
 	x(willneed) x(populate) x(uffd_missing) x(uffd_wp) x(move_pages) x(migrate_pages) \
-	x(odirect) x(vmsplice) x(gup_longterm) x(io_uring_fixed) x(collapse_fuzz) \
+	x(odirect) x(vmsplice) x(gup_longterm) x(io_uring_fixed) x(shm_write) \
+	x(shm_collapse) x(shm_truncate) x(shm_punch) x(shm_pageout) x(shm_fork) x(file_write) \
+	x(file_collapse) x(file_pageout) x(collapse_fuzz) \
 	x(process_madvise) x(process_madvise_fuzz) x(pagemap_smaps_read) x(knob_write) \
 	x(enabled_write) x(aging) x(compaction)
 #define OP_ENUM(n) OP_##n,
@@ -73,6 +75,16 @@ extern uint64_t rng;
 #define DEV_SEED (1ULL << 62)
 #define MAYBE_ZERO (1ULL << 63)
 
+/* A page-cache region of a worker (soak_cache.c): a memfd, or a file on XFS. */
+struct cache_region {
+	const char *what;
+	int fd;
+	char *p;		/* SHARED_PMDS PMD ranges, MAP_SHARED, PMD-aligned */
+	size_t len, npages;
+	uint64_t *model;
+	bool truncatable;
+};
+
 struct worker {
 	int id;
 	char *p;		/* the region: REGION_PMDS PMD ranges, PMD-aligned */
@@ -83,6 +95,7 @@ struct worker {
 	/* The zoo: mappings of other kinds, for MADV_COLLAPSE with random arguments. */
 	char *file_map, *shared_map, *none_map;
 	size_t zoo_len;
+	struct cache_region shm, file;
 	/* The last operations, for the report of a failed check. */
 	struct { int op; size_t first, n; } hist[16];
 	unsigned int nr_hist;
@@ -118,6 +131,12 @@ void op_odirect(struct worker *w);
 void op_vmsplice(struct worker *w);
 void op_gup_longterm(struct worker *w);
 void op_io_uring(struct worker *w);
+
+/* soak_cache.c */
+extern const char *soak_file_dir;	/* an XFS file system, or NULL */
+int set_up_cache_regions(struct worker *w);
+bool check_cache_regions(struct worker *w);
+void op_cache(struct worker *w, int op);
 
 /* soak_worker.c */
 int worker_main(int id, bool in_memcg, double round_secs);

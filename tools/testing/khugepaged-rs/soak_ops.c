@@ -204,8 +204,8 @@ struct uffd_job {
 	/* Pages the handler filled; the others were already present when registered. */
 	atomic_bool *served;
 };
-static 
-void *uffd_handler(void *arg)
+
+static void *uffd_handler(void *arg)
 {
 	struct uffd_job *j = arg;
 	char *buf = aligned_alloc(page_size, page_size);

@@ -64,8 +64,8 @@ static void op_collapse_fuzz(struct worker *w)
 	snprintf(who, sizeof(who), "worker %d", w->id);
 	collapse_checked(who, a, len);
 }
-static 
-bool check_zoo(struct worker *w)
+
+static bool check_zoo(struct worker *w)
 {
 	for (size_t off = 0; off < w->zoo_len; off += page_size) {
 		uint64_t seed = ((uint64_t)(w->id + 1) << 32) | off;
@@ -79,8 +79,8 @@ bool check_zoo(struct worker *w)
 	atomic_fetch_add(&sh->bytes_verified, 2 * w->zoo_len);
 	return true;
 }
-static 
-int set_up_worker(struct worker *w)
+
+static int set_up_worker(struct worker *w)
 {
 	struct region r;
 	char path[64];
@@ -122,10 +122,10 @@ int set_up_worker(struct worker *w)
 		page_fill(w->file_map + off, seed | 1);
 		page_fill(w->shared_map + off, seed | 2);
 	}
-	return 0;
+	return set_up_cache_regions(w);
 }
-static 
-void worker_step(struct worker *w)
+
+static void worker_step(struct worker *w)
 {
 	int op = rnd_below(NR_WORKER_OPS);
 	size_t first, n;
@@ -171,6 +171,11 @@ void worker_step(struct worker *w)
 	case OP_vmsplice: op_vmsplice(w); break;
 	case OP_gup_longterm: op_gup_longterm(w); break;
 	case OP_io_uring_fixed: op_io_uring(w); break;
+	case OP_shm_write: case OP_shm_collapse: case OP_shm_truncate: case OP_shm_punch:
+	case OP_shm_pageout: case OP_shm_fork: case OP_file_write: case OP_file_collapse:
+	case OP_file_pageout:
+		op_cache(w, op);
+		break;
 	case OP_collapse_fuzz: op_collapse_fuzz(w); break;
 	}
 }
@@ -197,7 +202,8 @@ int worker_main(int id, bool in_memcg, double round_secs)
 		/* The round's end: every page and the zoo as the model says. */
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
-		if (!check_pages(&w, 0, w.npages, "end of round") || !check_zoo(&w))
+		if (!check_pages(&w, 0, w.npages, "end of round") || !check_zoo(&w) ||
+		    !check_cache_regions(&w))
 			return 1;
 		atomic_fetch_add(&sh->rounds, 1);
 	}
