@@ -374,19 +374,19 @@ static void test_collapse(enum kind kind, size_t stride, const char *name)
 	else if (kind == K_FILE)
 		fd = open_file(MNT_ADV, 0);
 	if (kind != K_ANON && fd < 0) {
-		ksft_test_result_fail("%s: open: %s\n", name, strerror(errno));
+		tap_fail("%s: open: %s\n", name, strerror(errno));
 		return;
 	}
 	if (kind == K_FILE) {
 		/* Written with write(), mapped only afterwards. */
 		if (pwrite_pages(fd, pmd_nr, stride, seed) || ftruncate(fd, pmd_size)) {
-			ksft_test_result_fail("%s: pwrite: %s\n", name, strerror(errno));
+			tap_fail("%s: pwrite: %s\n", name, strerror(errno));
 			close(fd);
 			return;
 		}
 	}
 	if (map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: mmap: %s\n", name, strerror(errno));
+		tap_fail("%s: mmap: %s\n", name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -428,7 +428,7 @@ static void test_collapse(enum kind kind, size_t stride, const char *name)
 			       bfree0 - sv.f_bfree, nr_none);
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&s);
 	if (fd >= 0)
 		close(fd);
@@ -461,12 +461,12 @@ static void test_swapin(void)
 	bool ok = true;
 
 	if (!swap_on()) {
-		ksft_test_result_skip("%s: no swap device in this guest\n", name);
+		tap_skip("%s: no swap device in this guest\n", name);
 		return;
 	}
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(s.p, pmd_nr, 1, 0x3300);
@@ -488,7 +488,7 @@ static void test_swapin(void)
 	}
 	ok = check_mapped(s.p, pmd_nr, 1, 0x3300) && ok;
 	ok = check_pread(fd, pmd_nr, 1, 0x3300) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&s);
 	close(fd);
 }
@@ -537,8 +537,8 @@ static void test_pipe_ref(void)
 
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED) || pipe(pfd)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		return;
 	}
 	write_pages(s.p, pmd_nr, stride, seed);
@@ -551,7 +551,7 @@ static void test_pipe_ref(void)
 	err = collapse(s.p, pmd_size);
 	ok = unchanged(err, EAGAIN, &s, stride, seed, &b, 0, name) && ok;
 	ok = check_written_mapped(s.p, pmd_nr, stride, seed) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	/* Reading the pipe drops its reference. */
 	buf = malloc(page_size);
@@ -564,7 +564,7 @@ static void test_pipe_ref(void)
 	ok = pmd_mapped(s.p) && ok;
 	ok = counted_collapse(&b.c, pmd_nr - n_written(pmd_nr, stride)) && ok;
 	ok = check_mapped(s.p, pmd_nr, stride, seed) && ok;
-	ksft_test_result(ok, "%s\n", name2);
+	tap_result(ok, "%s\n", name2);
 	close(pfd[0]);
 	close(pfd[1]);
 	unmap_shm(&s);
@@ -592,14 +592,14 @@ static void test_charge_fail(void)
 	bool ok;
 
 	if (!mounted_small) {
-		ksft_test_result_fail("%s: %s not mounted\n", name, MNT_SMALL);
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s not mounted\n", name, MNT_SMALL);
+		tap_fail("%s\n", name2);
 		return;
 	}
 	fd = open_file(MNT_SMALL, pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		return;
 	}
 	write_pages(s.p, pmd_nr, stride, seed);
@@ -617,7 +617,7 @@ static void test_charge_fail(void)
 	}
 	/* The unmapped written pages fault back in with their data. */
 	ok = check_written_mapped(s.p, pmd_nr, stride, seed) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	snprintf(opts, sizeof(opts), "remount,size=%zu", 4 * pmd_size);
 	ok = !mount("tmpfs", MNT_SMALL, NULL, MS_REMOUNT, opts + 8);
@@ -630,7 +630,7 @@ static void test_charge_fail(void)
 	ok = counted_collapse(&b.c, pmd_nr - n_written(pmd_nr, stride)) && ok;
 	ok = check_mapped(s.p, pmd_nr, stride, seed) && ok;
 	ok = st_blocks(fd) == (long)(pmd_size / 512) && ok;
-	ksft_test_result(ok, "%s\n", name2);
+	tap_result(ok, "%s\n", name2);
 	unmap_shm(&s);
 	close(fd);
 }
@@ -674,7 +674,7 @@ int main(void)
 	pmd_kb = pmd_size >> 10;
 	snprintf(pmd_kb_dir, sizeof(pmd_kb_dir), THP_DIR "/hugepages-%zukB", pmd_size >> 10);
 	snprintf(shmem_size_path, sizeof(shmem_size_path), "%s/shmem_enabled", pmd_kb_dir);
-	ksft_set_plan(31);
+	tap_plan(31);
 
 	setup_thp();
 	/* Faults give small pages unless MADV_HUGEPAGE (advise); khugepaged scans fast. */
@@ -703,14 +703,14 @@ int main(void)
 	if (mounted_adv)
 		test_collapse(K_FILE, 1, "tmpfs huge=advise, written with write(): MADV_COLLAPSE of a full PMD: one PMD-mapped THP, contents and counters exact");
 	else
-		ksft_test_result_fail("tmpfs huge=advise: not mounted\n");
+		tap_fail("tmpfs huge=advise: not mounted\n");
 	/* 2: holes. */
 	test_collapse(K_MEMFD, 8, "memfd: MADV_COLLAPSE of 1 page in 8: holes zero-filled and charged (st_blocks, nr_shmem)");
 	test_collapse(K_MEMFD, 2, "memfd: MADV_COLLAPSE of 1 page in 2: holes zero-filled and charged (st_blocks, nr_shmem)");
 	if (mounted_adv)
 		test_collapse(K_FILE, 4, "tmpfs huge=advise, written with write(): MADV_COLLAPSE of 1 page in 4: holes zero-filled and charged (st_blocks, free blocks)");
 	else
-		ksft_test_result_fail("tmpfs huge=advise: not mounted\n");
+		tap_fail("tmpfs huge=advise: not mounted\n");
 	/* 3 */
 	test_swapin();
 	/* 4 */
@@ -737,7 +737,7 @@ int main(void)
 	if (mounted_never)
 		test_setting(K_FILE, MNT_NEVER, 0, 0, "tmpfs huge=never: MADV_COLLAPSE ignores the mount option and collapses");
 	else
-		ksft_test_result_fail("tmpfs huge=never: not mounted\n");
+		tap_fail("tmpfs huge=never: not mounted\n");
 	set_mode(THP_DIR "/shmem_enabled", "never");
 	if (!access(shmem_size_path, F_OK))
 		set_mode(shmem_size_path, "never");
@@ -749,10 +749,10 @@ int main(void)
 	if (mounted_ws)
 		test_setting(K_FILE, MNT_WS, 0, EINVAL, "shmem_enabled=deny: MADV_COLLAPSE of a file on tmpfs huge=within_size fails with EINVAL");
 	else
-		ksft_test_result_fail("shmem_enabled=deny on tmpfs: not mounted\n");
+		tap_fail("shmem_enabled=deny on tmpfs: not mounted\n");
 	set_mode(THP_DIR "/shmem_enabled", "advise");
 
 	restore_settings();
 	unmount_all();
-	ksft_finished();
+	tap_finished();
 }

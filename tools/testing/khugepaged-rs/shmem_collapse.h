@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "shmem_util.h"
+#include "tap_count.h"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21

@@ -95,10 +95,10 @@ void test_khugepaged(void)
 	set_mode(KHUGEPAGED "/max_ptes_none", buf);
 	fd = open_memfd(2 * pmd_size);
 	if (fd < 0 || map_shm(&s, fd, 2 * pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name_in, strerror(errno));
-		ksft_test_result_fail("%s\n", name_out);
-		ksft_test_result_fail("%s\n", name_ws);
-		ksft_test_result_fail("%s\n", name_cnt);
+		tap_fail("%s: %s\n", name_in, strerror(errno));
+		tap_fail("%s\n", name_out);
+		tap_fail("%s\n", name_ws);
+		tap_fail("%s\n", name_cnt);
 		return;
 	}
 	/* Faults before MADV_HUGEPAGE take small pages (shmem_enabled=advise). */
@@ -141,14 +141,14 @@ void test_khugepaged(void)
 	ksft_print_msg("full_scans %lu -> %lu, thp_scan_exceed_none_pte %+ld\n", scans0, scans1,
 		       (long)(exceed1 - exceed0));
 	ok = scans1 >= scans0 + 2;
-	ksft_test_result(counters_moved(&c, want) && ok, "%s\n", name_cnt);
+	tap_result(counters_moved(&c, want) && ok, "%s\n", name_cnt);
 
 	/* The second PMD first, before any fault: small pages, holes still holes. */
 	ok = exceed1 > exceed0;
 	ok = check_prefix_pread(fd, pmd_size, nw_out, seed + 1) && ok;
 	ok = small_pages(s.p + pmd_size) && ok;
 	ok = check_written_mapped(s.p + pmd_size, nw_out, 1, seed + 1) && ok;
-	ksft_test_result(ok, "%s\n", name_out);
+	tap_result(ok, "%s\n", name_out);
 
 	/* khugepaged retracted the table: the next fault maps the THP by a PMD. */
 	ok = check_prefix_mapped(s.p, nw_in, seed);
@@ -158,14 +158,14 @@ void test_khugepaged(void)
 		ksft_print_msg("st_blocks %ld, expected %ld\n", st_blocks(fd), blocks);
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name_in);
+	tap_result(ok, "%s\n", name_in);
 
 	if (fd_ws < 0) {
-		ksft_test_result_fail("%s: no file on %s\n", name_ws, MNT_WS);
+		tap_fail("%s: no file on %s\n", name_ws, MNT_WS);
 	} else {
 		ok = check_prefix_mapped(ws.p, nw_ws, seed_ws);
 		ok = pmd_mapped(ws.p) && ok;
-		ksft_test_result(ok, "%s\n", name_ws);
+		tap_result(ok, "%s\n", name_ws);
 		unmap_shm(&ws);
 		close(fd_ws);
 	}

@@ -45,13 +45,13 @@ void test_unaligned(void)
 
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(s.p, pmd_nr, stride, seed);
 	snap(&s, &b);
 	err = collapse(s.p + page_size, pmd_size - 2 * page_size);
-	ksft_test_result(unchanged(err, 0, &s, stride, seed, &b, 0, name), "%s\n", name);
+	tap_result(unchanged(err, 0, &s, stride, seed, &b, 0, name), "%s\n", name);
 	unmap_shm(&s);
 	close(fd);
 }
@@ -74,7 +74,7 @@ void test_setting(enum kind kind, const char *dir, int advice, int want, const c
 	else if (kind == K_FILE)
 		fd = open_file(dir, pmd_size);
 	if ((kind != K_ANON && fd < 0) || map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -96,7 +96,7 @@ void test_setting(enum kind kind, const char *dir, int advice, int want, const c
 		ok = counted_collapse(&c, 0) && ok;
 	}
 	ok = check_mapped(s.p, pmd_nr, 1, seed) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&s);
 	if (fd >= 0)
 		close(fd);
@@ -131,7 +131,7 @@ void test_past_eof(void)
 
 	fd = open_memfd(pmd_size / 2);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(s.p, pmd_nr / 2, 1, seed);
@@ -160,7 +160,7 @@ void test_past_eof(void)
 		ok = false;
 	}
 	sigaction(SIGBUS, &old, NULL);
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&s);
 	close(fd);
 }

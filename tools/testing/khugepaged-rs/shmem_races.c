@@ -490,14 +490,14 @@ static void test_race(enum kind kind, bool punch)
 		 punch ? "SEEK_DATA/SEEK_HOLE keep all data, contents match the model" :
 			 "contents match the model, no SIGBUS");
 	if (kind == K_FILE && !mounted) {
-		ksft_test_result_fail("%s: %s not mounted\n", name, MNT);
+		tap_fail("%s: %s not mounted\n", name, MNT);
 		free(model);
 		return;
 	}
 	ctl = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	fd = open_kind(kind, "races", len);
 	if (!ok || ctl == MAP_FAILED || fd < 0 || map_at_pmd(&m, fd, len)) {
-		ksft_test_result_fail("%s: set-up: %s\n", name, strerror(errno));
+		tap_fail("%s: set-up: %s\n", name, strerror(errno));
 		free(model);
 		return;
 	}
@@ -508,7 +508,7 @@ static void test_race(enum kind kind, bool punch)
 	if (pid == 0)
 		collapser(ctl, fd, len);
 	if (pid < 0) {
-		ksft_test_result_fail("%s: fork: %s\n", name, strerror(errno));
+		tap_fail("%s: fork: %s\n", name, strerror(errno));
 		goto out;
 	}
 	for (round = 0; ok && round < ROUNDS; round++) {
@@ -556,7 +556,7 @@ static void test_race(enum kind kind, bool punch)
 		ksft_print_msg("no collapse happened during the race\n");
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 out:
 	unmap_pmd(&m);
 	close(fd);
@@ -590,7 +590,7 @@ int main(void)
 	ksft_print_header();
 	thp_util_init();
 	pmd_kb = pmd_size >> 10;
-	ksft_set_plan(16);
+	tap_plan(16);
 
 	setup_thp();
 	/* Faults give small pages unless MADV_HUGEPAGE (advise); khugepaged scans fast. */
@@ -625,7 +625,7 @@ int main(void)
 	} else {
 		ksft_print_msg("no huge_memory file collapse events in %s\n", EVENTS);
 		test_pte_mapped(K_MEMFD, false);
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a PTE-mapped memfd THP: scan_file result=pte_mapped_hugepage at the THP's PFN, no collapse_file\n");
+		tap_fail("trace: MADV_COLLAPSE of a PTE-mapped memfd THP: scan_file result=pte_mapped_hugepage at the THP's PFN, no collapse_file\n");
 	}
 	test_pte_mapped(K_FILE, false);
 	/* 4 */
@@ -635,11 +635,11 @@ int main(void)
 		test_trace_swap();
 		test_trace_khugepaged();
 	} else {
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a full memfd range: scan_file and collapse_file fields as 7.3's\n");
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a memfd range with a page a pipe holds: scan_file result=not_suitable_page_count at that page, no collapse_file\n");
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a memfd range partly swapped out: scan_file swap= the swapped-out pages, present= the rest\n");
-		ksft_test_result_fail("trace: khugepaged's scan_file of a memfd range with too many holes: result=exceed_none_pte, present=written pages\n");
-		ksft_test_result_fail("trace: khugepaged's collapse of a full memfd range: scan_file and collapse_file result=succeeded, the THP's PFN\n");
+		tap_fail("trace: MADV_COLLAPSE of a full memfd range: scan_file and collapse_file fields as 7.3's\n");
+		tap_fail("trace: MADV_COLLAPSE of a memfd range with a page a pipe holds: scan_file result=not_suitable_page_count at that page, no collapse_file\n");
+		tap_fail("trace: MADV_COLLAPSE of a memfd range partly swapped out: scan_file swap= the swapped-out pages, present= the rest\n");
+		tap_fail("trace: khugepaged's scan_file of a memfd range with too many holes: result=exceed_none_pte, present=written pages\n");
+		tap_fail("trace: khugepaged's collapse of a full memfd range: scan_file and collapse_file result=succeeded, the THP's PFN\n");
 	}
 	ksft_print_msg("total: %.1f s\n", now() - t0);
 
@@ -647,5 +647,5 @@ int main(void)
 	if (mounted)
 		umount(MNT);
 	rmdir(MNT);
-	ksft_finished();
+	tap_finished();
 }

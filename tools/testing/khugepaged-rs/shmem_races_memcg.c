@@ -105,8 +105,8 @@ void test_memcg(enum kind kind)
 	snprintf(name2, sizeof(name2), "%s in a memcg: with memory.max lifted, MADV_COLLAPSE collapses, charged to the memcg",
 		 kind_name[kind]);
 	if (!model || !data || !memcg_ready() || (kind == K_FILE && !mounted)) {
-		ksft_test_result_fail("%s: set-up\n", name);
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: set-up\n", name);
+		tap_fail("%s\n", name2);
 		goto out;
 	}
 	/* No swap: nothing of ours can be reclaimed to make room. */
@@ -114,15 +114,15 @@ void test_memcg(enum kind kind)
 		ksft_print_msg("memory.swap.max: %s\n", strerror(errno));
 	write_file(MEMCG "/memory.max", "max");
 	if (write_file(MEMCG "/cgroup.procs", "0")) {
-		ksft_test_result_fail("%s: joining the memcg: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: joining the memcg: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		goto out;
 	}
 	joined = true;
 	fd = open_kind(kind, "races_memcg", pmd_size);
 	if (fd < 0 || map_at_pmd(&m, fd, pmd_size)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		m.base = NULL;
 		goto out;
 	}
@@ -202,7 +202,7 @@ void test_memcg(enum kind kind)
 	/* The written pages through the mapping (the holes stay holes). */
 	for (i = 0; ok && i < pmd_nr; i += stride)
 		ok = page_matches(m.p + i * page_size, i, model[i], "mapping");
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	write_file(MEMCG "/memory.max", "max");
 	read_counters(&c);
@@ -220,7 +220,7 @@ void test_memcg(enum kind kind)
 	if (bad_range(memcg_stat("shmem_thp"), thp0 + pmd_size, thp0 + pmd_size,
 		      "memcg shmem_thp"))
 		ok = false;
-	ksft_test_result(ok, "%s\n", name2);
+	tap_result(ok, "%s\n", name2);
 out:
 	if (m.base)
 		unmap_pmd(&m);

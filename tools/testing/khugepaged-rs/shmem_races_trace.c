@@ -245,7 +245,7 @@ void test_trace_full(void)
 
 	fd = full_memfd("races_t1", &m, fname, sizeof(fname), 0x4100);
 	if (fd < 0) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	trace_on(true);
@@ -276,7 +276,7 @@ void test_trace_full(void)
 	} else {
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_pmd(&m);
 	close(fd);
 }
@@ -298,7 +298,7 @@ void test_trace_page_count(void)
 
 	fd = full_memfd("races_t2", &m, fname, sizeof(fname), 0x4200);
 	if (fd < 0 || pipe(pfd)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	iov.iov_base = m.p + pinned * page_size;
@@ -325,7 +325,7 @@ void test_trace_page_count(void)
 		ok = false;
 	}
 	ok = no_event("mm_khugepaged_collapse_file", fname) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	close(pfd[0]);
 	close(pfd[1]);
 	unmap_pmd(&m);
@@ -348,13 +348,13 @@ void test_trace_swap(void)
 	int fd, err;
 
 	if (!swap_on()) {
-		ksft_test_result_skip("%s: no swap device in this guest\n", name);
+		tap_skip("%s: no swap device in this guest\n", name);
 		free(vec);
 		return;
 	}
 	fd = full_memfd("races_t5", &m, fname, sizeof(fname), 0x4500);
 	if (fd < 0 || !vec) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		free(vec);
 		return;
 	}
@@ -385,7 +385,7 @@ void test_trace_swap(void)
 	} else {
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	free(vec);
 	unmap_pmd(&m);
 	close(fd);
@@ -413,14 +413,14 @@ void test_trace_khugepaged(void)
 
 	fd = open_kind(K_MEMFD, "races_t3", pmd_size);
 	if (fd < 0 || map_at_pmd(&m, fd, pmd_size) || !trace_filename(fd, fname, sizeof(fname))) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		return;
 	}
 	fd2 = full_memfd("races_t4", &m2, fname2, sizeof(fname2), 0x4400);
 	if (fd2 < 0) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		unmap_pmd(&m);
 		close(fd);
 		return;
@@ -462,7 +462,7 @@ void test_trace_khugepaged(void)
 	}
 	ok = no_event("mm_khugepaged_collapse_file", fname) && ok;
 	ok = shmem_pmd_mapped(m.p, 0) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	/* The page table was retracted: touching maps the THP by a PMD, whose PFN the events give. */
 	ok = intact(m2.p, page_size, 0x4400);
@@ -493,7 +493,7 @@ void test_trace_khugepaged(void)
 	} else {
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name2);
+	tap_result(ok, "%s\n", name2);
 	unmap_pmd(&m2);
 	close(fd2);
 	unmap_pmd(&m);
@@ -532,9 +532,9 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 	fd = open_kind(kind, "races_pte", pmd_size);
 	if (!pfn0 || !pfn1 || !model || fd < 0 || map_at_pmd(&m, fd, pmd_size) ||
 	    !trace_filename(fd, fname, sizeof(fname))) {
-		ksft_test_result_fail("%s: set-up: %s\n", name, strerror(errno));
+		tap_fail("%s: set-up: %s\n", name, strerror(errno));
 		if (with_trace)
-			ksft_test_result_fail("%s\n", tname);
+			tap_fail("%s\n", tname);
 		goto free;
 	}
 	mid = m.p + pmd_size / 2;
@@ -546,10 +546,9 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 	ok = want_err(err, 0, "first collapse") && shmem_pmd_mapped(m.p, pmd_kb);
 	if (!ok || get_pfns(m.p, pmd_nr, pfn0) || kpf_pmd_thp(m.p) != 1) {
 		/* The first collapse is that of own/shmem_collapse: a failure, not a skip. */
-		ksft_test_result_fail("%s: the first MADV_COLLAPSE did not give a PMD-mapped THP\n",
-				      name);
+		tap_fail("%s: the first MADV_COLLAPSE did not give a PMD-mapped THP\n", name);
 		if (with_trace)
-			ksft_test_result_fail("%s\n", tname);
+			tap_fail("%s\n", tname);
 		goto out;
 	}
 	if (mprotect(mid, page_size, PROT_READ))
@@ -570,16 +569,16 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 		snprintf(why, sizeof(why), "the pages are no longer the THP's (PFN %#llx, was %#llx)",
 			 (unsigned long long)pfn1[0], (unsigned long long)pfn0[0]);
 	if (!ok) {
-		ksft_test_result_fail("%s: contents changed by the VMA split\n", name);
+		tap_fail("%s: contents changed by the VMA split\n", name);
 		if (with_trace)
-			ksft_test_result_fail("%s\n", tname);
+			tap_fail("%s\n", tname);
 		goto out;
 	}
 	if (why[0]) {
 		/* A kernel outside khugepaged decides this: no PTE-mapped THP to test. */
-		ksft_test_result_skip("%s: cannot PTE-map the THP: %s\n", name, why);
+		tap_skip("%s: cannot PTE-map the THP: %s\n", name, why);
 		if (with_trace)
-			ksft_test_result_skip("%s: cannot PTE-map the THP\n", tname);
+			tap_skip("%s: cannot PTE-map the THP\n", tname);
 		goto out;
 	}
 	ksft_print_msg("PTE-mapped: PFNs %#llx.. as the THP's, ShmemPmdMapped 0, Rss %ld kB\n",
@@ -602,7 +601,7 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 	ok = kpf_pmd_thp(m.p) == 1 && ok;
 	ok = check_mapped(m.p, model, pmd_nr) && ok;
 	ok = check_pread(fd, model, pmd_nr) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	if (with_trace) {
 		tok = read_trace();
 		if (one_event("mm_khugepaged_scan_file", fname, getpid(), line, sizeof(line))) {
@@ -614,7 +613,7 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 			tok = false;
 		}
 		tok = no_event("mm_khugepaged_collapse_file", fname) && tok;
-		ksft_test_result(tok, "%s\n", tname);
+		tap_result(tok, "%s\n", tname);
 	}
 out:
 	unmap_pmd(&m);
