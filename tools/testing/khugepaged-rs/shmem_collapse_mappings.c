@@ -8,21 +8,12 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <linux/userfaultfd.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
