@@ -52,23 +52,15 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <linux/userfaultfd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -77,68 +69,7 @@
 #include "thp_util.h"
 #include "shmem_collapse.h"
 
-char pmd_kb_dir[128];
-long pmd_kb;
 bool mounted_ws, mounted_adv, mounted_small, mounted_never;
-
-/* ------------------------------------------------ shmem regions */
-
-int open_memfd(size_t size)
-{
-	int fd = memfd_create("shmem_collapse", 0);
-
-	if (fd >= 0 && ftruncate(fd, size)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* A new file on one of our mounts; size 0 leaves it empty. */
-int open_file(const char *dir, size_t size)
-{
-	static int n;
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/f%d", dir, n++);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return -1;
-	unlink(path);
-	if (size && ftruncate(fd, size)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Maps len bytes of fd from offset 0 (fd < 0: shared anonymous) at a PMD boundary. */
-int map_shm(struct shm *s, int fd, size_t len, int flags)
-{
-	uintptr_t a;
-
-	s->fd = fd;
-	s->total = len + 2 * pmd_size;
-	s->base = mmap(NULL, s->total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	if (s->base == MAP_FAILED)
-		return -1;
-	a = ((uintptr_t)s->base + page_size + pmd_size - 1) & ~(pmd_size - 1);
-	s->p = mmap((void *)a, len, PROT_READ | PROT_WRITE,
-		    flags | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
-	if (s->p == MAP_FAILED) {
-		munmap(s->base, s->total);
-		return -1;
-	}
-	s->len = len;
-	return 0;
-}
-
-void unmap_shm(struct shm *s)
-{
-	munmap(s->base, s->total);
-}
 
 /* ------------------------------------------------ page patterns */
 
@@ -182,34 +113,30 @@ int pwrite_pages(int fd, size_t n, size_t stride, uint64_t seed)
 	return ret;
 }
 
+uint64_t *pattern_model(size_t n, size_t stride, size_t nw, uint64_t seed)
+{
+	uint64_t *model = calloc(n, sizeof(*model));
+	size_t i;
+
+	for (i = 0; model && i < n && i < nw; i++)
+		if (written(i, stride))
+			model[i] = page_seed(seed, i);
+	return model;
+}
+
 bool page_ok(const char *pg, size_t i, bool wr, uint64_t seed, const char *how)
 {
-	const uint64_t *w = (const uint64_t *)pg;
-	uint64_t ps = page_seed(seed, i);
-	size_t j;
-
-	for (j = 0; j < page_size / 8; j++) {
-		uint64_t want = wr ? (j * 8) ^ ps : 0;
-
-		if (w[j] != want) {
-			ksft_print_msg("%s: page %zu (%s) word %zu is %#llx, expected %#llx\n", how,
-				       i, wr ? "written" : "hole", j,
-				       (unsigned long long)w[j], (unsigned long long)want);
-			return false;
-		}
-	}
-	return true;
+	return page_matches(pg, i, wr ? page_seed(seed, i) : 0, how);
 }
 
 /* Through the mapping: faults in holes (shmem allocates on a read fault). */
 bool check_mapped(char *p, size_t n, size_t stride, uint64_t seed)
 {
-	size_t i;
+	uint64_t *model = pattern_model(n, stride, n, seed);
+	bool ok = model && mapped_matches(p, model, 0, n, "mapping");
 
-	for (i = 0; i < n; i++)
-		if (!page_ok(p + i * page_size, i, written(i, stride), seed, "mapping"))
-			return false;
-	return true;
+	free(model);
+	return ok;
 }
 
 /* The written pages only, through the mapping: the holes stay holes. */
@@ -226,19 +153,10 @@ bool check_written_mapped(char *p, size_t n, size_t stride, uint64_t seed)
 /* Through pread(): holes read zero and stay holes. */
 bool check_pread(int fd, size_t n, size_t stride, uint64_t seed)
 {
-	char *buf = malloc(page_size);
-	bool ok = buf != NULL;
-	size_t i;
+	uint64_t *model = pattern_model(n, stride, n, seed);
+	bool ok = model && pread_matches(fd, 0, model, n);
 
-	for (i = 0; ok && i < n; i++) {
-		if (pread(fd, buf, page_size, i * page_size) != (ssize_t)page_size) {
-			ksft_print_msg("pread page %zu: %s\n", i, strerror(errno));
-			ok = false;
-		} else {
-			ok = page_ok(buf, i, written(i, stride), seed, "pread");
-		}
-	}
-	free(buf);
+	free(model);
 	return ok;
 }
 
@@ -248,41 +166,14 @@ bool check_pread(int fd, size_t n, size_t stride, uint64_t seed)
  */
 static bool check_holes(int fd, size_t n, size_t stride)
 {
-	off_t end = n * page_size, off = 0, data, hole;
-	size_t i, bad = 0, first = 0;
-	bool *has = calloc(n, sizeof(bool));
+	bool *want = calloc(n, sizeof(*want)), ok;
+	size_t i;
 
-	if (!has)
-		return false;
-	while (off < end) {
-		data = lseek(fd, off, SEEK_DATA);
-		if (data < 0 || data >= end)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0)
-			break;
-		for (off = data; off < hole && off < end; off += page_size)
-			has[off / page_size] = true;
-		off = hole;
-	}
-	for (i = 0; i < n; i++) {
-		if (has[i] != written(i, stride)) {
-			if (!bad++)
-				first = i;
-		}
-	}
-	if (bad)
-		ksft_print_msg("SEEK_DATA/SEEK_HOLE: %zu pages differ from the written ones, first page %zu (%s)\n",
-			       bad, first, has[first] ? "data where a hole was" : "hole where data was");
-	free(has);
-	return !bad;
-}
-
-long st_blocks(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? -1 : (long)st.st_blocks;
+	for (i = 0; want && i < n; i++)
+		want[i] = written(i, stride);
+	ok = want && holes_are(fd, want, n);
+	free(want);
+	return ok;
 }
 
 static size_t n_written(size_t n, size_t stride)
@@ -295,27 +186,20 @@ static size_t n_written(size_t n, size_t stride)
 /* ShmemPmdMapped of the VMA at p is one PMD, and kpageflags agree where visible. */
 bool pmd_mapped(char *p)
 {
-	long kb = smaps_kb(p, "ShmemPmdMapped");
+	bool ok = shmem_pmd_mapped(p, pmd_kb);
 	int thp = kpf_pmd_thp(p);
 
-	if (kb != pmd_kb || thp == 0) {
-		ksft_print_msg("not PMD-mapped: ShmemPmdMapped %ld kB (want %ld), kpageflags THP %d\n",
-			       kb, pmd_kb, thp);
-		return false;
+	if (thp == 0) {
+		ksft_print_msg("not one PMD-order THP by kpageflags\n");
+		ok = false;
 	}
-	return true;
+	return ok;
 }
 
-/* Not a THP: ShmemPmdMapped 0 and (where visible) not one compound page. */
+/* Not a THP: ShmemPmdMapped 0. */
 bool small_pages(char *p)
 {
-	long kb = smaps_kb(p, "ShmemPmdMapped");
-
-	if (kb != 0) {
-		ksft_print_msg("ShmemPmdMapped is %ld kB, expected 0\n", kb);
-		return false;
-	}
-	return true;
+	return shmem_pmd_mapped(p, 0);
 }
 
 /* ------------------------------------------------ counters */
@@ -346,11 +230,6 @@ bool counted_nothing(const struct counters *a, long alloc)
 	return counters_moved(a, want);
 }
 
-int collapse(char *p, size_t len)
-{
-	return madvise(p, len, MADV_COLLAPSE) ? errno : 0;
-}
-
 /* ------------------------------------------------ 1, 2: MADV_COLLAPSE, full and with holes */
 
 /*
@@ -374,19 +253,19 @@ static void test_collapse(enum kind kind, size_t stride, const char *name)
 	else if (kind == K_FILE)
 		fd = open_file(MNT_ADV, 0);
 	if (kind != K_ANON && fd < 0) {
-		ksft_test_result_fail("%s: open: %s\n", name, strerror(errno));
+		tap_fail("%s: open: %s\n", name, strerror(errno));
 		return;
 	}
 	if (kind == K_FILE) {
 		/* Written with write(), mapped only afterwards. */
 		if (pwrite_pages(fd, pmd_nr, stride, seed) || ftruncate(fd, pmd_size)) {
-			ksft_test_result_fail("%s: pwrite: %s\n", name, strerror(errno));
+			tap_fail("%s: pwrite: %s\n", name, strerror(errno));
 			close(fd);
 			return;
 		}
 	}
 	if (map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: mmap: %s\n", name, strerror(errno));
+		tap_fail("%s: mmap: %s\n", name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -428,28 +307,13 @@ static void test_collapse(enum kind kind, size_t stride, const char *name)
 			       bfree0 - sv.f_bfree, nr_none);
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&s);
 	if (fd >= 0)
 		close(fd);
 }
 
 /* ------------------------------------------------ 3: swapped-out pages */
-
-static size_t resident(char *p, size_t n)
-{
-	unsigned char *vec = malloc(n);
-	size_t i, r = 0;
-
-	if (!vec || mincore(p, n * page_size, vec)) {
-		free(vec);
-		return (size_t)-1;
-	}
-	for (i = 0; i < n; i++)
-		r += vec[i] & 1;
-	free(vec);
-	return r;
-}
 
 static void test_swapin(void)
 {
@@ -461,18 +325,18 @@ static void test_swapin(void)
 	bool ok = true;
 
 	if (!swap_on()) {
-		ksft_test_result_skip("%s: no swap device in this guest\n", name);
+		tap_skip("%s: no swap device in this guest\n", name);
 		return;
 	}
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(s.p, pmd_nr, 1, 0x3300);
 	if (madvise(s.p, pmd_size / 4, MADV_PAGEOUT))
 		ksft_print_msg("MADV_PAGEOUT: %s\n", strerror(errno));
-	res = resident(s.p, pmd_nr);
+	res = resident_pages(s.p, pmd_nr);
 	ksft_print_msg("after MADV_PAGEOUT: %zu of %zu pages resident, pswpout +%lu\n", res, pmd_nr,
 		       vmstat("pswpout") - out0);
 	if (res == (size_t)-1 || res > pmd_nr - pmd_nr / 4 || vmstat("pswpout") <= out0) {
@@ -488,7 +352,7 @@ static void test_swapin(void)
 	}
 	ok = check_mapped(s.p, pmd_nr, 1, 0x3300) && ok;
 	ok = check_pread(fd, pmd_nr, 1, 0x3300) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&s);
 	close(fd);
 }
@@ -537,8 +401,8 @@ static void test_pipe_ref(void)
 
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED) || pipe(pfd)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		return;
 	}
 	write_pages(s.p, pmd_nr, stride, seed);
@@ -551,7 +415,7 @@ static void test_pipe_ref(void)
 	err = collapse(s.p, pmd_size);
 	ok = unchanged(err, EAGAIN, &s, stride, seed, &b, 0, name) && ok;
 	ok = check_written_mapped(s.p, pmd_nr, stride, seed) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	/* Reading the pipe drops its reference. */
 	buf = malloc(page_size);
@@ -564,7 +428,7 @@ static void test_pipe_ref(void)
 	ok = pmd_mapped(s.p) && ok;
 	ok = counted_collapse(&b.c, pmd_nr - n_written(pmd_nr, stride)) && ok;
 	ok = check_mapped(s.p, pmd_nr, stride, seed) && ok;
-	ksft_test_result(ok, "%s\n", name2);
+	tap_result(ok, "%s\n", name2);
 	close(pfd[0]);
 	close(pfd[1]);
 	unmap_shm(&s);
@@ -592,14 +456,14 @@ static void test_charge_fail(void)
 	bool ok;
 
 	if (!mounted_small) {
-		ksft_test_result_fail("%s: %s not mounted\n", name, MNT_SMALL);
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s not mounted\n", name, MNT_SMALL);
+		tap_fail("%s\n", name2);
 		return;
 	}
 	fd = open_file(MNT_SMALL, pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		return;
 	}
 	write_pages(s.p, pmd_nr, stride, seed);
@@ -617,7 +481,7 @@ static void test_charge_fail(void)
 	}
 	/* The unmapped written pages fault back in with their data. */
 	ok = check_written_mapped(s.p, pmd_nr, stride, seed) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	snprintf(opts, sizeof(opts), "remount,size=%zu", 4 * pmd_size);
 	ok = !mount("tmpfs", MNT_SMALL, NULL, MS_REMOUNT, opts + 8);
@@ -630,22 +494,12 @@ static void test_charge_fail(void)
 	ok = counted_collapse(&b.c, pmd_nr - n_written(pmd_nr, stride)) && ok;
 	ok = check_mapped(s.p, pmd_nr, stride, seed) && ok;
 	ok = st_blocks(fd) == (long)(pmd_size / 512) && ok;
-	ksft_test_result(ok, "%s\n", name2);
+	tap_result(ok, "%s\n", name2);
 	unmap_shm(&s);
 	close(fd);
 }
 
 /* ------------------------------------------------ set-up */
-
-static bool mount_tmpfs(const char *dir, const char *opts)
-{
-	mkdir(dir, 0755);
-	if (mount("tmpfs", dir, "tmpfs", 0, opts)) {
-		ksft_print_msg("mount tmpfs %s on %s: %s\n", opts, dir, strerror(errno));
-		return false;
-	}
-	return true;
-}
 
 static void unmount_all(void)
 {
@@ -671,22 +525,11 @@ int main(void)
 
 	ksft_print_header();
 	thp_util_init();
-	pmd_kb = pmd_size >> 10;
-	snprintf(pmd_kb_dir, sizeof(pmd_kb_dir), THP_DIR "/hugepages-%zukB", pmd_size >> 10);
-	snprintf(shmem_size_path, sizeof(shmem_size_path), "%s/shmem_enabled", pmd_kb_dir);
-	ksft_set_plan(31);
+	snprintf(shmem_size_path, sizeof(shmem_size_path), THP_DIR "/hugepages-%zukB/shmem_enabled",
+		 pmd_size >> 10);
+	tap_plan(31);
 
-	setup_thp();
-	/* Faults give small pages unless MADV_HUGEPAGE (advise); khugepaged scans fast. */
-	set_mode(THP_DIR "/shmem_enabled", "advise");
-	if (!access(shmem_size_path, F_OK))
-		set_mode(shmem_size_path, "inherit");
-	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
-	set_mode(KHUGEPAGED "/pages_to_scan", buf);
-	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "10");
-	set_mode(KHUGEPAGED "/alloc_sleep_millisecs", "10");
-	snprintf(buf, sizeof(buf), "%zu", pmd_nr - 1);
-	set_mode(KHUGEPAGED "/max_ptes_none", buf);
+	setup_shmem_thp(pmd_nr - 1);
 
 	mkdir(MNT, 0755);
 	mounted_ws = mount_tmpfs(MNT_WS, "huge=within_size");
@@ -703,14 +546,14 @@ int main(void)
 	if (mounted_adv)
 		test_collapse(K_FILE, 1, "tmpfs huge=advise, written with write(): MADV_COLLAPSE of a full PMD: one PMD-mapped THP, contents and counters exact");
 	else
-		ksft_test_result_fail("tmpfs huge=advise: not mounted\n");
+		tap_fail("tmpfs huge=advise: not mounted\n");
 	/* 2: holes. */
 	test_collapse(K_MEMFD, 8, "memfd: MADV_COLLAPSE of 1 page in 8: holes zero-filled and charged (st_blocks, nr_shmem)");
 	test_collapse(K_MEMFD, 2, "memfd: MADV_COLLAPSE of 1 page in 2: holes zero-filled and charged (st_blocks, nr_shmem)");
 	if (mounted_adv)
 		test_collapse(K_FILE, 4, "tmpfs huge=advise, written with write(): MADV_COLLAPSE of 1 page in 4: holes zero-filled and charged (st_blocks, free blocks)");
 	else
-		ksft_test_result_fail("tmpfs huge=advise: not mounted\n");
+		tap_fail("tmpfs huge=advise: not mounted\n");
 	/* 3 */
 	test_swapin();
 	/* 4 */
@@ -737,7 +580,7 @@ int main(void)
 	if (mounted_never)
 		test_setting(K_FILE, MNT_NEVER, 0, 0, "tmpfs huge=never: MADV_COLLAPSE ignores the mount option and collapses");
 	else
-		ksft_test_result_fail("tmpfs huge=never: not mounted\n");
+		tap_fail("tmpfs huge=never: not mounted\n");
 	set_mode(THP_DIR "/shmem_enabled", "never");
 	if (!access(shmem_size_path, F_OK))
 		set_mode(shmem_size_path, "never");
@@ -749,10 +592,10 @@ int main(void)
 	if (mounted_ws)
 		test_setting(K_FILE, MNT_WS, 0, EINVAL, "shmem_enabled=deny: MADV_COLLAPSE of a file on tmpfs huge=within_size fails with EINVAL");
 	else
-		ksft_test_result_fail("shmem_enabled=deny on tmpfs: not mounted\n");
+		tap_fail("shmem_enabled=deny on tmpfs: not mounted\n");
 	set_mode(THP_DIR "/shmem_enabled", "advise");
 
 	restore_settings();
 	unmount_all();
-	ksft_finished();
+	tap_finished();
 }

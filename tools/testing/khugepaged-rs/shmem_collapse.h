@@ -8,32 +8,17 @@
 #include <stdint.h>
 
 #include "shmem_util.h"
+#include "tap_count.h"
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-
-#define KHUGEPAGED THP_DIR "/khugepaged"
 #define MNT "/tmp/shmem_collapse"
 #define MNT_WS MNT "/within_size"	/* huge=within_size */
 #define MNT_ADV MNT "/advise"		/* huge=advise */
 #define MNT_SMALL MNT "/small"		/* huge=advise, a small size limit */
 #define MNT_NEVER MNT "/never"		/* huge=never */
 
-extern char pmd_kb_dir[128];
-extern long pmd_kb;
 extern bool mounted_ws, mounted_adv, mounted_small, mounted_never;
 
 enum kind { K_MEMFD, K_ANON, K_FILE };
-
-/* One PMD-aligned shared mapping, fenced by PROT_NONE so that its VMA is its own. */
-struct shm {
-	int fd;			/* -1 for shared anonymous memory */
-	char *base;
-	size_t total;
-	char *p;
-	size_t len;
-};
 
 /* The page cache of a range as it was (shmem_collapse.c, case 4). */
 struct before {
@@ -41,15 +26,26 @@ struct before {
 	struct counters c;
 };
 
-/* shmem_collapse.c: regions, page patterns, THP state, counters. */
-int collapse(char *p, size_t len);
-int open_memfd(size_t size);
-int open_file(const char *dir, size_t size);
-int map_shm(struct shm *s, int fd, size_t len, int flags);
-void unmap_shm(struct shm *s);
+static inline int open_memfd(size_t size)
+{
+	return open_shmem(NULL, "shmem_collapse", size);
+}
+
+/* A new file on one of our mounts; size 0 leaves it empty. */
+static inline int open_file(const char *dir, size_t size)
+{
+	return open_shmem(dir, "f", size);
+}
+
+/*
+ * shmem_collapse.c: page patterns, THP state, counters.  The pages in
+ * `stride` (i % stride == 0) hold patterns of seed, the others are holes.
+ */
 void write_pages(char *p, size_t n, size_t stride, uint64_t seed);
 int pwrite_pages(int fd, size_t n, size_t stride, uint64_t seed);
-long st_blocks(int fd);
+/* The model (shmem_util.h) of n such pages, of which only those below nw were written. */
+uint64_t *pattern_model(size_t n, size_t stride, size_t nw, uint64_t seed);
+/* Page i at pg holds its pattern (wr) or zeros. */
 bool page_ok(const char *pg, size_t i, bool wr, uint64_t seed, const char *how);
 bool check_mapped(char *p, size_t n, size_t stride, uint64_t seed);
 bool check_written_mapped(char *p, size_t n, size_t stride, uint64_t seed);

@@ -6,23 +6,11 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <linux/userfaultfd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -33,29 +21,27 @@
 
 /* ------------------------------------------------ 5: khugepaged */
 
-/* Pages [0, nw) of a PMD hold their pattern, the rest read zero (through the mapping). */
+/*
+ * Pages [0, nw) of a PMD hold their pattern, the rest read zero (through the
+ * mapping; a SIGBUS fails).
+ */
 bool check_prefix_mapped(char *p, size_t nw, uint64_t seed)
 {
-	size_t i;
+	uint64_t *model = pattern_model(pmd_nr, 1, nw, seed);
+	bool ok = model && mapped_matches(p, model, 0, pmd_nr, "mapping");
 
-	for (i = 0; i < pmd_nr; i++)
-		if (!page_ok(p + i * page_size, i, i < nw, seed, "mapping"))
-			return false;
-	return true;
+	free(model);
+	return ok;
 }
 
 /* The same through pread() at offset off of fd: the holes stay holes. */
 static bool check_prefix_pread(int fd, off_t off, size_t nw, uint64_t seed)
 {
-	char *pg = malloc(page_size);
-	bool ok = pg != NULL;
+	uint64_t *model = pattern_model(pmd_nr, 1, nw, seed);
+	bool ok = model && pread_matches(fd, off, model, pmd_nr);
 	off_t d;
-	size_t i;
 
-	for (i = 0; ok && i < pmd_nr; i++)
-		ok = pread(fd, pg, page_size, off + i * page_size) == (ssize_t)page_size &&
-		     page_ok(pg, i, i < nw, seed, "pread");
-	free(pg);
+	free(model);
 	/* No data after the written pages, up to the end of the PMD (or of the file). */
 	d = lseek(fd, off + nw * page_size, SEEK_DATA);
 	if (d >= 0 && d < off + (off_t)pmd_size) {
@@ -86,7 +72,7 @@ void test_khugepaged(void)
 	long want[C_NR] = { 2, 0, 2, 0, 0, ANY, 2 }, blocks;
 	struct counters c;
 	char buf[32];
-	int fd, fd_ws = -1, loops;
+	int fd, fd_ws = -1;
 	bool ok;
 
 	nw_in = pmd_nr - none;
@@ -95,10 +81,10 @@ void test_khugepaged(void)
 	set_mode(KHUGEPAGED "/max_ptes_none", buf);
 	fd = open_memfd(2 * pmd_size);
 	if (fd < 0 || map_shm(&s, fd, 2 * pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name_in, strerror(errno));
-		ksft_test_result_fail("%s\n", name_out);
-		ksft_test_result_fail("%s\n", name_ws);
-		ksft_test_result_fail("%s\n", name_cnt);
+		tap_fail("%s: %s\n", name_in, strerror(errno));
+		tap_fail("%s\n", name_out);
+		tap_fail("%s\n", name_ws);
+		tap_fail("%s\n", name_cnt);
 		return;
 	}
 	/* Faults before MADV_HUGEPAGE take small pages (shmem_enabled=advise). */
@@ -122,33 +108,27 @@ void test_khugepaged(void)
 			fd_ws = -1;
 		}
 	}
-	if (fd_ws < 0) {
+	if (fd_ws < 0)
 		want[C_ALLOC] = want[C_SHMEM_THPS] = want[C_SIZE_ALLOC] = 1;
-	}
 	want[C_FILE_PAGES] = want[C_SHMEM] = none + (fd_ws < 0 ? 0 : pmd_nr);
 
 	exceed0 = vmstat("thp_scan_exceed_none_pte");
 	scans0 = read_ulong(KHUGEPAGED "/full_scans");
 	madvise(s.p, 2 * pmd_size, MADV_HUGEPAGE);
-	/* Two more full scans (a bound of 60 s, not a measure). */
-	for (loops = 0; loops < 1200; loops++) {
-		if (read_ulong(KHUGEPAGED "/full_scans") >= scans0 + 2)
-			break;
-		usleep(50000);
-	}
-	scans1 = read_ulong(KHUGEPAGED "/full_scans");
+	/* Two more full scans. */
+	scans1 = wait_full_scans(scans0 + 2);
 	exceed1 = vmstat("thp_scan_exceed_none_pte");
 	ksft_print_msg("full_scans %lu -> %lu, thp_scan_exceed_none_pte %+ld\n", scans0, scans1,
 		       (long)(exceed1 - exceed0));
 	ok = scans1 >= scans0 + 2;
-	ksft_test_result(counters_moved(&c, want) && ok, "%s\n", name_cnt);
+	tap_result(counters_moved(&c, want) && ok, "%s\n", name_cnt);
 
 	/* The second PMD first, before any fault: small pages, holes still holes. */
 	ok = exceed1 > exceed0;
 	ok = check_prefix_pread(fd, pmd_size, nw_out, seed + 1) && ok;
 	ok = small_pages(s.p + pmd_size) && ok;
 	ok = check_written_mapped(s.p + pmd_size, nw_out, 1, seed + 1) && ok;
-	ksft_test_result(ok, "%s\n", name_out);
+	tap_result(ok, "%s\n", name_out);
 
 	/* khugepaged retracted the table: the next fault maps the THP by a PMD. */
 	ok = check_prefix_mapped(s.p, nw_in, seed);
@@ -158,14 +138,14 @@ void test_khugepaged(void)
 		ksft_print_msg("st_blocks %ld, expected %ld\n", st_blocks(fd), blocks);
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name_in);
+	tap_result(ok, "%s\n", name_in);
 
 	if (fd_ws < 0) {
-		ksft_test_result_fail("%s: no file on %s\n", name_ws, MNT_WS);
+		tap_fail("%s: no file on %s\n", name_ws, MNT_WS);
 	} else {
 		ok = check_prefix_mapped(ws.p, nw_ws, seed_ws);
 		ok = pmd_mapped(ws.p) && ok;
-		ksft_test_result(ok, "%s\n", name_ws);
+		tap_result(ok, "%s\n", name_ws);
 		unmap_shm(&ws);
 		close(fd_ws);
 	}

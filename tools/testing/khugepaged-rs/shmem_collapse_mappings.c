@@ -8,21 +8,12 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <linux/userfaultfd.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,7 +40,7 @@ void test_retract_fork(void)
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED) || pipe(to_child) ||
 	    pipe(to_parent)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(s.p, pmd_nr, 1, seed);
@@ -80,7 +71,7 @@ void test_retract_fork(void)
 	close(to_parent[1]);
 	close(to_child[0]);
 	if (pid < 0 || read(to_parent[0], &c, 1) != 1) {
-		ksft_test_result_fail("%s: fork: %s\n", name, strerror(errno));
+		tap_fail("%s: fork: %s\n", name, strerror(errno));
 		if (pid > 0)
 			waitpid(pid, &status, 0);
 		close(to_child[1]);
@@ -112,7 +103,7 @@ void test_retract_fork(void)
 		ksft_print_msg("the child's write is not seen by the parent\n");
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	close(to_child[1]);
 	close(to_parent[0]);
 	unmap_shm(&s);
@@ -132,7 +123,7 @@ void test_retract_second_mapping(void)
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s1, fd, pmd_size, MAP_SHARED) ||
 	    map_shm(&s2, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(s1.p, pmd_nr, 1, seed);
@@ -147,7 +138,7 @@ void test_retract_second_mapping(void)
 			       (unsigned long long)pfn1, (unsigned long long)pfn2);
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&s2);
 	unmap_shm(&s1);
 	close(fd);
@@ -169,7 +160,7 @@ void test_private_cow(void)
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&sh, fd, pmd_size, MAP_SHARED) ||
 	    map_shm(&pr, fd, pmd_size, MAP_PRIVATE)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(sh.p, pmd_nr, 1, seed);
@@ -193,7 +184,7 @@ void test_private_cow(void)
 			       page_size >> 10);
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	unmap_shm(&pr);
 	unmap_shm(&sh);
 	close(fd);
@@ -240,16 +231,16 @@ void test_uffd(bool same_vma, size_t stride, const char *name)
 	fd = open_memfd(pmd_size);
 	if (fd < 0 || map_shm(&s, fd, pmd_size, MAP_SHARED) ||
 	    map_shm(&other, fd, pmd_size, MAP_SHARED)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	write_pages(s.p, pmd_nr, stride, seed);
 	ufd = uffd_missing(same_vma ? s.p : other.p, pmd_size, &uerr);
 	if (ufd < 0) {
 		if (uerr == ENOSYS || uerr == EINVAL)
-			ksft_test_result_skip("%s: userfaultfd: %s\n", name, strerror(uerr));
+			tap_skip("%s: userfaultfd: %s\n", name, strerror(uerr));
 		else
-			ksft_test_result_fail("%s: userfaultfd: %s\n", name, strerror(uerr));
+			tap_fail("%s: userfaultfd: %s\n", name, strerror(uerr));
 		goto out;
 	}
 	snap(&s, &b);
@@ -265,7 +256,7 @@ void test_uffd(bool same_vma, size_t stride, const char *name)
 		ok = check_mapped(s.p, pmd_nr, 1, seed) && ok;
 		ok = pmd_mapped(s.p) && ok;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	close(ufd);
 out:
 	unmap_shm(&other);

@@ -47,8 +47,6 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -59,7 +57,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,7 +72,6 @@
 #define ROUNDS 4
 #define OPS 4
 
-long pmd_kb;
 bool mounted;
 
 /* ------------------------------------------------ files and mappings */
@@ -84,144 +80,10 @@ const char *const kind_name[] = { "memfd", "tmpfs file" };
 
 int open_kind(enum kind kind, const char *name, size_t size)
 {
-	static int n;
-	char path[256];
-	int fd;
-
-	if (kind == K_MEMFD) {
-		fd = memfd_create(name, 0);
-	} else {
-		snprintf(path, sizeof(path), "%s/%s.%d", MNT, name, n++);
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0)
-			unlink(path);
-	}
-	if (fd >= 0 && ftruncate(fd, size)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int map_at_pmd(struct map *m, int fd, size_t len)
-{
-	uintptr_t a;
-
-	m->total = len + 2 * pmd_size;
-	m->base = mmap(NULL, m->total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	if (m->base == MAP_FAILED)
-		return -1;
-	a = ((uintptr_t)m->base + page_size + pmd_size - 1) & ~(pmd_size - 1);
-	m->p = mmap((void *)a, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-	if (m->p == MAP_FAILED) {
-		munmap(m->base, m->total);
-		return -1;
-	}
-	return 0;
-}
-
-void unmap_pmd(struct map *m)
-{
-	munmap(m->base, m->total);
+	return open_shmem(kind == K_FILE ? MNT : NULL, name, size);
 }
 
 /* ------------------------------------------------ the model of a file's pages */
-
-/* model[i] is the seed page i was last written with, 0 for zeros. */
-bool page_matches(const char *pg, size_t i, uint64_t seed, const char *how)
-{
-	const uint64_t *w = (const uint64_t *)pg;
-	size_t j;
-
-	for (j = 0; j < page_size / 8; j++) {
-		uint64_t want = seed ? (j * 8) ^ seed : 0;
-
-		if (w[j] != want) {
-			ksft_print_msg("%s: page %zu (%s) word %zu is %#llx, expected %#llx\n", how, i,
-				       seed ? "data" : "zero", j, (unsigned long long)w[j],
-				       (unsigned long long)want);
-			return false;
-		}
-	}
-	return true;
-}
-
-bool check_pread(int fd, const uint64_t *model, size_t n)
-{
-	char *pg = malloc(page_size);
-	bool ok = pg != NULL;
-	size_t i;
-
-	for (i = 0; ok && i < n; i++) {
-		if (pread(fd, pg, page_size, i * page_size) != (ssize_t)page_size) {
-			ksft_print_msg("pread page %zu: %s\n", i, strerror(errno));
-			ok = false;
-		} else {
-			ok = page_matches(pg, i, model[i], "pread");
-		}
-	}
-	free(pg);
-	return ok;
-}
-
-static sigjmp_buf bus_jmp;
-static volatile size_t bus_page;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(bus_jmp, sig);
-}
-
-/* Through the mapping, every page up to n: a SIGBUS fails. */
-bool check_mapped(char *p, const uint64_t *model, size_t n)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	volatile bool ok = true;
-
-	sigaction(SIGBUS, &sa, &old);
-	if (sigsetjmp(bus_jmp, 1) == 0) {
-		for (bus_page = 0; ok && bus_page < n; bus_page++)
-			ok = page_matches(p + bus_page * page_size, bus_page, model[bus_page],
-					  "mapping");
-	} else {
-		ksft_print_msg("SIGBUS reading page %zu of the mapping, inside i_size\n", bus_page);
-		ok = false;
-	}
-	sigaction(SIGBUS, &old, NULL);
-	return ok;
-}
-
-/*
- * SEEK_DATA / SEEK_HOLE of the first n pages: has[i] is whether page i is
- * data.  false if lseek() fails.
- */
-static bool data_pages(int fd, size_t n, bool *has)
-{
-	off_t end = n * page_size, off = 0, data, hole;
-
-	memset(has, 0, n * sizeof(*has));
-	while (off < end) {
-		data = lseek(fd, off, SEEK_DATA);
-		if (data < 0) {
-			if (errno == ENXIO)
-				return true;
-			ksft_print_msg("SEEK_DATA at %#llx: %s\n", (unsigned long long)off,
-				       strerror(errno));
-			return false;
-		}
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0) {
-			ksft_print_msg("SEEK_HOLE at %#llx: %s\n", (unsigned long long)data,
-				       strerror(errno));
-			return false;
-		}
-		for (off = data; off < hole && off < end; off += page_size)
-			has[off / page_size] = true;
-		off = hole;
-	}
-	return true;
-}
 
 /* Every page the model says holds data is data (a zero page may be either). */
 static bool no_data_lost(int fd, const uint64_t *model, size_t n)
@@ -238,23 +100,6 @@ static bool no_data_lost(int fd, const uint64_t *model, size_t n)
 	}
 	free(has);
 	return ok;
-}
-
-/* Holes are exactly the pages with want[i] false. */
-bool holes_are(int fd, const bool *want, size_t n)
-{
-	bool *has = calloc(n, sizeof(*has)), ok;
-	size_t i, bad = 0, first = 0;
-
-	ok = has && data_pages(fd, n, has);
-	for (i = 0; ok && i < n; i++)
-		if (has[i] != want[i] && !bad++)
-			first = i;
-	if (bad)
-		ksft_print_msg("SEEK_DATA/SEEK_HOLE: %zu pages differ, first %zu (%s)\n", bad, first,
-			       has[first] ? "data where a hole was" : "hole where data was");
-	free(has);
-	return ok && !bad;
 }
 
 /* ------------------------------------------------ random numbers, taint */
@@ -285,11 +130,11 @@ struct race_ctl {
 /* The child: MADV_COLLAPSE over every PMD of its own mapping, until told to stop. */
 static void collapser(struct race_ctl *ctl, int fd, size_t len)
 {
-	struct map m;
+	struct shm m;
 	size_t off;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (map_at_pmd(&m, fd, len)) {
+	if (map_shm(&m, fd, len, MAP_SHARED)) {
 		atomic_store(&ctl->bad_errno, errno);
 		_exit(1);
 	}
@@ -373,30 +218,20 @@ static bool write_random(int fd, char *p, uint64_t *model, size_t limit, size_t 
  */
 static bool check_sample(int fd, char *p, const uint64_t *model, size_t limit, size_t n)
 {
-	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	char *pg = malloc(page_size);
-	volatile bool ok = pg != NULL;
-	volatile size_t k;
+	char *pg = malloc(page_size), how[64];
+	bool ok = pg != NULL;
+	size_t k, i;
 
-	sigaction(SIGBUS, &sa, &old);
+	snprintf(how, sizeof(how), "mapping (short file, %zu pages)", limit);
 	for (k = 0; ok && limit && k < n; k++) {
-		size_t i = rnd() % limit;
-
-		bus_page = i;
-		if (sigsetjmp(bus_jmp, 1) == 0) {
-			ok = page_matches(p + i * page_size, i, model[i], "mapping (short file)");
-		} else {
-			ksft_print_msg("SIGBUS reading page %zu of the mapping, inside i_size (%zu pages)\n",
-				       bus_page, limit);
-			ok = false;
-		}
+		i = rnd() % limit;
+		ok = mapped_matches(p, model, i, 1, how);
 		if (ok && pread(fd, pg, page_size, i * page_size) != (ssize_t)page_size) {
 			ksft_print_msg("pread page %zu: %s\n", i, strerror(errno));
 			ok = false;
 		}
 		ok = ok && page_matches(pg, i, model[i], "pread (short file)");
 	}
-	sigaction(SIGBUS, &old, NULL);
 	free(pg);
 	return ok;
 }
@@ -479,7 +314,7 @@ static void test_race(enum kind kind, bool punch)
 	char name[256];
 	uint64_t *model = calloc(npages, sizeof(*model));
 	struct race_ctl *ctl;
-	struct map m;
+	struct shm m;
 	struct stat st;
 	int fd, round = 0, op, status;
 	bool ok = model != NULL;
@@ -490,14 +325,14 @@ static void test_race(enum kind kind, bool punch)
 		 punch ? "SEEK_DATA/SEEK_HOLE keep all data, contents match the model" :
 			 "contents match the model, no SIGBUS");
 	if (kind == K_FILE && !mounted) {
-		ksft_test_result_fail("%s: %s not mounted\n", name, MNT);
+		tap_fail("%s: %s not mounted\n", name, MNT);
 		free(model);
 		return;
 	}
 	ctl = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	fd = open_kind(kind, "races", len);
-	if (!ok || ctl == MAP_FAILED || fd < 0 || map_at_pmd(&m, fd, len)) {
-		ksft_test_result_fail("%s: set-up: %s\n", name, strerror(errno));
+	if (!ok || ctl == MAP_FAILED || fd < 0 || map_shm(&m, fd, len, MAP_SHARED)) {
+		tap_fail("%s: set-up: %s\n", name, strerror(errno));
 		free(model);
 		return;
 	}
@@ -508,7 +343,7 @@ static void test_race(enum kind kind, bool punch)
 	if (pid == 0)
 		collapser(ctl, fd, len);
 	if (pid < 0) {
-		ksft_test_result_fail("%s: fork: %s\n", name, strerror(errno));
+		tap_fail("%s: fork: %s\n", name, strerror(errno));
 		goto out;
 	}
 	for (round = 0; ok && round < ROUNDS; round++) {
@@ -525,8 +360,8 @@ static void test_race(enum kind kind, bool punch)
 		/* Read while the child goes on collapsing. */
 		if (punch)
 			ok = no_data_lost(fd, model, npages) && ok;
-		ok = check_pread(fd, model, npages) && ok;
-		ok = check_mapped(m.p, model, npages) && ok;
+		ok = pread_matches(fd, 0, model, npages) && ok;
+		ok = mapped_matches(m.p, model, 0, npages, "mapping") && ok;
 		if (tainted() != taint0) {
 			ksft_print_msg("round %d: the kernel is tainted: %#lx, was %#lx\n", round,
 				       tainted(), taint0);
@@ -556,59 +391,26 @@ static void test_race(enum kind kind, bool punch)
 		ksft_print_msg("no collapse happened during the race\n");
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 out:
-	unmap_pmd(&m);
+	unmap_shm(&m);
 	close(fd);
 	munmap(ctl, page_size);
 	free(model);
-}
-
-int collapse(char *p)
-{
-	return madvise(p, pmd_size, MADV_COLLAPSE) ? errno : 0;
-}
-
-bool shmem_pmd_mapped(char *p, long want_kb)
-{
-	long kb = smaps_kb(p, "ShmemPmdMapped");
-
-	if (kb != want_kb) {
-		ksft_print_msg("ShmemPmdMapped %ld kB, expected %ld\n", kb, want_kb);
-		return false;
-	}
-	return true;
 }
 
 /* ------------------------------------------------ set-up */
 
 int main(void)
 {
-	char buf[256], path[256];
 	double t0 = now();
 
 	ksft_print_header();
 	thp_util_init();
-	pmd_kb = pmd_size >> 10;
-	ksft_set_plan(16);
+	tap_plan(16);
 
-	setup_thp();
-	/* Faults give small pages unless MADV_HUGEPAGE (advise); khugepaged scans fast. */
-	set_mode(THP_DIR "/shmem_enabled", "advise");
-	snprintf(path, sizeof(path), THP_DIR "/hugepages-%zukB/shmem_enabled", pmd_kb);
-	if (!access(path, F_OK))
-		set_mode(path, "inherit");
-	snprintf(buf, sizeof(buf), "%zu", pmd_nr * 8);
-	set_mode(KHUGEPAGED "/pages_to_scan", buf);
-	set_mode(KHUGEPAGED "/scan_sleep_millisecs", "10");
-	set_mode(KHUGEPAGED "/alloc_sleep_millisecs", "10");
-	snprintf(buf, sizeof(buf), "%zu", pmd_nr / 2);
-	set_mode(KHUGEPAGED "/max_ptes_none", buf);
-
-	mkdir(MNT, 0755);
-	mounted = !mount("tmpfs", MNT, "tmpfs", 0, "huge=advise");
-	if (!mounted)
-		ksft_print_msg("mount tmpfs on %s: %s\n", MNT, strerror(errno));
+	setup_shmem_thp(pmd_nr / 2);
+	mounted = mount_tmpfs(MNT, "huge=advise");
 
 	/* 1, 2 */
 	test_race(K_MEMFD, false);
@@ -625,7 +427,7 @@ int main(void)
 	} else {
 		ksft_print_msg("no huge_memory file collapse events in %s\n", EVENTS);
 		test_pte_mapped(K_MEMFD, false);
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a PTE-mapped memfd THP: scan_file result=pte_mapped_hugepage at the THP's PFN, no collapse_file\n");
+		tap_fail("trace: MADV_COLLAPSE of a PTE-mapped memfd THP: scan_file result=pte_mapped_hugepage at the THP's PFN, no collapse_file\n");
 	}
 	test_pte_mapped(K_FILE, false);
 	/* 4 */
@@ -635,11 +437,11 @@ int main(void)
 		test_trace_swap();
 		test_trace_khugepaged();
 	} else {
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a full memfd range: scan_file and collapse_file fields as 7.3's\n");
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a memfd range with a page a pipe holds: scan_file result=not_suitable_page_count at that page, no collapse_file\n");
-		ksft_test_result_fail("trace: MADV_COLLAPSE of a memfd range partly swapped out: scan_file swap= the swapped-out pages, present= the rest\n");
-		ksft_test_result_fail("trace: khugepaged's scan_file of a memfd range with too many holes: result=exceed_none_pte, present=written pages\n");
-		ksft_test_result_fail("trace: khugepaged's collapse of a full memfd range: scan_file and collapse_file result=succeeded, the THP's PFN\n");
+		tap_fail("trace: MADV_COLLAPSE of a full memfd range: scan_file and collapse_file fields as 7.3's\n");
+		tap_fail("trace: MADV_COLLAPSE of a memfd range with a page a pipe holds: scan_file result=not_suitable_page_count at that page, no collapse_file\n");
+		tap_fail("trace: MADV_COLLAPSE of a memfd range partly swapped out: scan_file swap= the swapped-out pages, present= the rest\n");
+		tap_fail("trace: khugepaged's scan_file of a memfd range with too many holes: result=exceed_none_pte, present=written pages\n");
+		tap_fail("trace: khugepaged's collapse of a full memfd range: scan_file and collapse_file result=succeeded, the THP's PFN\n");
 	}
 	ksft_print_msg("total: %.1f s\n", now() - t0);
 
@@ -647,5 +449,5 @@ int main(void)
 	if (mounted)
 		umount(MNT);
 	rmdir(MNT);
-	ksft_finished();
+	tap_finished();
 }

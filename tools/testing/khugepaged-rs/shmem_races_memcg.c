@@ -7,21 +7,13 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -32,13 +24,6 @@
 #include "shmem_util.h"
 
 /* ------------------------------------------------ 3: memcg charge failure */
-
-static long st_blocks_of(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? -1 : (long)st.st_blocks;
-}
 
 static long memcg_stat(const char *key)
 {
@@ -96,7 +81,7 @@ void test_memcg(enum kind kind)
 	uint64_t *model = calloc(pmd_nr, sizeof(*model));
 	bool *data = calloc(pmd_nr, sizeof(*data)), ok = true, joined = false;
 	struct counters c;
-	struct map m = { 0 };
+	struct shm m = { 0 };
 	size_t i;
 	int fd = -1, err;
 
@@ -105,8 +90,8 @@ void test_memcg(enum kind kind)
 	snprintf(name2, sizeof(name2), "%s in a memcg: with memory.max lifted, MADV_COLLAPSE collapses, charged to the memcg",
 		 kind_name[kind]);
 	if (!model || !data || !memcg_ready() || (kind == K_FILE && !mounted)) {
-		ksft_test_result_fail("%s: set-up\n", name);
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: set-up\n", name);
+		tap_fail("%s\n", name2);
 		goto out;
 	}
 	/* No swap: nothing of ours can be reclaimed to make room. */
@@ -114,15 +99,15 @@ void test_memcg(enum kind kind)
 		ksft_print_msg("memory.swap.max: %s\n", strerror(errno));
 	write_file(MEMCG "/memory.max", "max");
 	if (write_file(MEMCG "/cgroup.procs", "0")) {
-		ksft_test_result_fail("%s: joining the memcg: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+		tap_fail("%s: joining the memcg: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		goto out;
 	}
 	joined = true;
 	fd = open_kind(kind, "races_memcg", pmd_size);
-	if (fd < 0 || map_at_pmd(&m, fd, pmd_size)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+	if (fd < 0 || map_shm(&m, fd, pmd_size, MAP_SHARED)) {
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		m.base = NULL;
 		goto out;
 	}
@@ -137,7 +122,7 @@ void test_memcg(enum kind kind)
 		ksft_print_msg("memory.max %s: %s\n", buf, strerror(errno));
 		ok = false;
 	}
-	blocks = st_blocks_of(fd);
+	blocks = st_blocks(fd);
 	shmem0 = memcg_stat("shmem");
 	thp0 = memcg_stat("shmem_thp");
 	ksft_print_msg("memcg: memory.current %ld, memory.max %s, shmem %ld, shmem_thp %ld\n", cur,
@@ -155,7 +140,7 @@ void test_memcg(enum kind kind)
 	if (traced)
 		trace_on(true);
 	read_counters(&c);
-	err = collapse(m.p);
+	err = collapse(m.p, pmd_size);
 	if (traced)
 		trace_on(false);
 	ok = want_err(err, EBUSY, name) && ok;
@@ -183,12 +168,12 @@ void test_memcg(enum kind kind)
 
 		ok = counters_moved(&c, want) && ok;
 	}
-	if (st_blocks_of(fd) != blocks) {
-		ksft_print_msg("st_blocks %ld, was %ld\n", st_blocks_of(fd), blocks);
+	if (st_blocks(fd) != blocks) {
+		ksft_print_msg("st_blocks %ld, was %ld\n", st_blocks(fd), blocks);
 		ok = false;
 	}
 	ok = holes_are(fd, data, pmd_nr) && ok;
-	ok = check_pread(fd, model, pmd_nr) && ok;
+	ok = pread_matches(fd, 0, model, pmd_nr) && ok;
 	/* Growth would be the huge page or the holes; a fall, the per-CPU stock drained. */
 	cur1 = read_ulong(MEMCG "/memory.current");
 	slack = pmd_size / 8;
@@ -202,11 +187,11 @@ void test_memcg(enum kind kind)
 	/* The written pages through the mapping (the holes stay holes). */
 	for (i = 0; ok && i < pmd_nr; i += stride)
 		ok = page_matches(m.p + i * page_size, i, model[i], "mapping");
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	write_file(MEMCG "/memory.max", "max");
 	read_counters(&c);
-	err = collapse(m.p);
+	err = collapse(m.p, pmd_size);
 	ok = want_err(err, 0, name2);
 	{
 		/* thp_file_mapped counts faults that map a PMD (do_set_pmd()) only. */
@@ -215,15 +200,15 @@ void test_memcg(enum kind kind)
 		ok = counters_moved(&c, want) && ok;
 	}
 	ok = shmem_pmd_mapped(m.p, pmd_kb) && ok;
-	ok = check_pread(fd, model, pmd_nr) && ok;
-	ok = check_mapped(m.p, model, pmd_nr) && ok;
+	ok = pread_matches(fd, 0, model, pmd_nr) && ok;
+	ok = mapped_matches(m.p, model, 0, pmd_nr, "mapping") && ok;
 	if (bad_range(memcg_stat("shmem_thp"), thp0 + pmd_size, thp0 + pmd_size,
 		      "memcg shmem_thp"))
 		ok = false;
-	ksft_test_result(ok, "%s\n", name2);
+	tap_result(ok, "%s\n", name2);
 out:
 	if (m.base)
-		unmap_pmd(&m);
+		unmap_shm(&m);
 	if (fd >= 0)
 		close(fd);
 	if (joined && write_file(CGROUP "/cgroup.procs", "0"))

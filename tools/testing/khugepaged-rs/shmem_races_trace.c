@@ -8,20 +8,13 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -211,14 +204,14 @@ bool have_events(void)
 }
 
 /* A memfd of one PMD, mapped, every page written: fd, or -1. */
-static int full_memfd(const char *mname, struct map *m, char *fname, size_t flen, uint64_t seed)
+static int full_memfd(const char *mname, struct shm *m, char *fname, size_t flen, uint64_t seed)
 {
 	int fd = open_kind(K_MEMFD, mname, pmd_size);
 	size_t i;
 
 	if (fd < 0)
 		return -1;
-	if (map_at_pmd(m, fd, pmd_size) || !trace_filename(fd, fname, flen)) {
+	if (map_shm(m, fd, pmd_size, MAP_SHARED) || !trace_filename(fd, fname, flen)) {
 		close(fd);
 		return -1;
 	}
@@ -239,17 +232,17 @@ void test_trace_full(void)
 	const char *name = "trace: MADV_COLLAPSE of a full memfd range: scan_file and collapse_file fields as 7.3's";
 	char fname[256], line[1024], num[32];
 	uint64_t pfn = 0;
-	struct map m;
+	struct shm m;
 	bool ok;
 	int fd, err;
 
 	fd = full_memfd("races_t1", &m, fname, sizeof(fname), 0x4100);
 	if (fd < 0) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	trace_on(true);
-	err = collapse(m.p);
+	err = collapse(m.p, pmd_size);
 	trace_on(false);
 	ok = want_err(err, 0, name);
 	if (get_pfns(m.p, 1, &pfn)) {
@@ -276,8 +269,8 @@ void test_trace_full(void)
 	} else {
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
-	unmap_pmd(&m);
+	tap_result(ok, "%s\n", name);
+	unmap_shm(&m);
 	close(fd);
 }
 
@@ -293,12 +286,12 @@ void test_trace_page_count(void)
 	int pfd[2] = { -1, -1 }, fd, err;
 	uint64_t pfn = 0;
 	struct iovec iov;
-	struct map m;
+	struct shm m;
 	bool ok;
 
 	fd = full_memfd("races_t2", &m, fname, sizeof(fname), 0x4200);
 	if (fd < 0 || pipe(pfd)) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	iov.iov_base = m.p + pinned * page_size;
@@ -311,7 +304,7 @@ void test_trace_page_count(void)
 		ok = false;
 	}
 	trace_on(true);
-	err = collapse(m.p);
+	err = collapse(m.p, pmd_size);
 	trace_on(false);
 	ok = want_err(err, EAGAIN, name) && ok;
 	ok = read_trace() && ok;
@@ -325,10 +318,10 @@ void test_trace_page_count(void)
 		ok = false;
 	}
 	ok = no_event("mm_khugepaged_collapse_file", fname) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 	close(pfd[0]);
 	close(pfd[1]);
-	unmap_pmd(&m);
+	unmap_shm(&m);
 	close(fd);
 }
 
@@ -340,36 +333,32 @@ void test_trace_page_count(void)
 void test_trace_swap(void)
 {
 	const char *name = "trace: MADV_COLLAPSE of a memfd range partly swapped out: scan_file swap= the swapped-out pages, present= the rest";
-	unsigned char *vec = malloc(pmd_nr);
 	char fname[256], line[1024], num[32];
-	size_t i, out = 0;
-	struct map m;
-	bool ok;
+	size_t i, res, out;
+	struct shm m;
+	bool ok = true;
 	int fd, err;
 
 	if (!swap_on()) {
-		ksft_test_result_skip("%s: no swap device in this guest\n", name);
-		free(vec);
+		tap_skip("%s: no swap device in this guest\n", name);
 		return;
 	}
 	fd = full_memfd("races_t5", &m, fname, sizeof(fname), 0x4500);
-	if (fd < 0 || !vec) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		free(vec);
+	if (fd < 0) {
+		tap_fail("%s: %s\n", name, strerror(errno));
 		return;
 	}
 	if (madvise(m.p, pmd_size / 4, MADV_PAGEOUT))
 		ksft_print_msg("MADV_PAGEOUT: %s\n", strerror(errno));
 	/* Not resident: neither in the page cache nor in the swap cache. */
-	ok = !mincore(m.p, pmd_size, vec);
-	for (i = 0; ok && i < pmd_nr; i++)
-		out += !(vec[i] & 1);
+	res = resident_pages(m.p, pmd_nr);
+	out = res == (size_t)-1 ? 0 : pmd_nr - res;
 	if (!out) {
 		ksft_print_msg("precondition: MADV_PAGEOUT swapped nothing out\n");
 		ok = false;
 	}
 	trace_on(true);
-	err = collapse(m.p);
+	err = collapse(m.p, pmd_size);
 	trace_on(false);
 	ok = want_err(err, 0, name) && ok;
 	ok = shmem_pmd_mapped(m.p, pmd_kb) && ok;
@@ -385,9 +374,8 @@ void test_trace_swap(void)
 	} else {
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name);
-	free(vec);
-	unmap_pmd(&m);
+	tap_result(ok, "%s\n", name);
+	unmap_shm(&m);
 	close(fd);
 }
 
@@ -406,22 +394,22 @@ void test_trace_khugepaged(void)
 	char fname[256], fname2[256], line[1024], num[32], kpid[32];
 	unsigned long scans0, exceed0;
 	uint64_t pfn = 0;
-	struct map m, m2;
+	struct shm m, m2;
 	size_t i;
 	bool ok;
-	int fd, fd2, loops;
+	int fd, fd2;
 
 	fd = open_kind(K_MEMFD, "races_t3", pmd_size);
-	if (fd < 0 || map_at_pmd(&m, fd, pmd_size) || !trace_filename(fd, fname, sizeof(fname))) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
+	if (fd < 0 || map_shm(&m, fd, pmd_size, MAP_SHARED) || !trace_filename(fd, fname, sizeof(fname))) {
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
 		return;
 	}
 	fd2 = full_memfd("races_t4", &m2, fname2, sizeof(fname2), 0x4400);
 	if (fd2 < 0) {
-		ksft_test_result_fail("%s: %s\n", name, strerror(errno));
-		ksft_test_result_fail("%s\n", name2);
-		unmap_pmd(&m);
+		tap_fail("%s: %s\n", name, strerror(errno));
+		tap_fail("%s\n", name2);
+		unmap_shm(&m);
 		close(fd);
 		return;
 	}
@@ -433,14 +421,9 @@ void test_trace_khugepaged(void)
 	scans0 = read_ulong(KHUGEPAGED "/full_scans");
 	madvise(m.p, pmd_size, MADV_HUGEPAGE);
 	madvise(m2.p, pmd_size, MADV_HUGEPAGE);
-	/* Two more full scans (a bound of 60 s, not a measure). */
-	for (loops = 0; loops < 1200; loops++) {
-		if (read_ulong(KHUGEPAGED "/full_scans") >= scans0 + 2)
-			break;
-		usleep(50000);
-	}
+	/* Two more full scans. */
+	ok = wait_full_scans(scans0 + 2) >= scans0 + 2;
 	trace_on(false);
-	ok = read_ulong(KHUGEPAGED "/full_scans") >= scans0 + 2;
 	if (!ok)
 		ksft_print_msg("khugepaged did not finish two full scans\n");
 	if (vmstat("thp_scan_exceed_none_pte") == exceed0) {
@@ -462,7 +445,7 @@ void test_trace_khugepaged(void)
 	}
 	ok = no_event("mm_khugepaged_collapse_file", fname) && ok;
 	ok = shmem_pmd_mapped(m.p, 0) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	tap_result(ok, "%s\n", name);
 
 	/* The page table was retracted: touching maps the THP by a PMD, whose PFN the events give. */
 	ok = intact(m2.p, page_size, 0x4400);
@@ -493,10 +476,10 @@ void test_trace_khugepaged(void)
 	} else {
 		ok = false;
 	}
-	ksft_test_result(ok, "%s\n", name2);
-	unmap_pmd(&m2);
+	tap_result(ok, "%s\n", name2);
+	unmap_shm(&m2);
 	close(fd2);
-	unmap_pmd(&m);
+	unmap_shm(&m);
 	close(fd);
 }
 
@@ -522,7 +505,7 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 	long want[C_NR] = { 0, 0, 0, 0, 0, ANY, ANY };
 	char *mid;
 	struct counters c;
-	struct map m;
+	struct shm m;
 	bool ok, tok = true;
 	size_t i;
 	int fd, err;
@@ -530,11 +513,11 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 	snprintf(name, sizeof(name), "%s: a PMD-sized folio mapped by PTEs (VMA split and merged by mprotect): MADV_COLLAPSE maps it by a PMD in place, same PFNs, nothing allocated",
 		 kind_name[kind]);
 	fd = open_kind(kind, "races_pte", pmd_size);
-	if (!pfn0 || !pfn1 || !model || fd < 0 || map_at_pmd(&m, fd, pmd_size) ||
+	if (!pfn0 || !pfn1 || !model || fd < 0 || map_shm(&m, fd, pmd_size, MAP_SHARED) ||
 	    !trace_filename(fd, fname, sizeof(fname))) {
-		ksft_test_result_fail("%s: set-up: %s\n", name, strerror(errno));
+		tap_fail("%s: set-up: %s\n", name, strerror(errno));
 		if (with_trace)
-			ksft_test_result_fail("%s\n", tname);
+			tap_fail("%s\n", tname);
 		goto free;
 	}
 	mid = m.p + pmd_size / 2;
@@ -542,21 +525,20 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 		model[i] = 0x5500ULL << 32 | i;
 		fill(m.p + i * page_size, page_size, model[i]);
 	}
-	err = collapse(m.p);
+	err = collapse(m.p, pmd_size);
 	ok = want_err(err, 0, "first collapse") && shmem_pmd_mapped(m.p, pmd_kb);
 	if (!ok || get_pfns(m.p, pmd_nr, pfn0) || kpf_pmd_thp(m.p) != 1) {
 		/* The first collapse is that of own/shmem_collapse: a failure, not a skip. */
-		ksft_test_result_fail("%s: the first MADV_COLLAPSE did not give a PMD-mapped THP\n",
-				      name);
+		tap_fail("%s: the first MADV_COLLAPSE did not give a PMD-mapped THP\n", name);
 		if (with_trace)
-			ksft_test_result_fail("%s\n", tname);
+			tap_fail("%s\n", tname);
 		goto out;
 	}
 	if (mprotect(mid, page_size, PROT_READ))
 		snprintf(why, sizeof(why), "mprotect: %s", strerror(errno));
 	else if (smaps_kb(m.p, "ShmemPmdMapped") != 0)
 		snprintf(why, sizeof(why), "the VMA split left the PMD mapped");
-	ok = check_mapped(m.p, model, pmd_nr);
+	ok = mapped_matches(m.p, model, 0, pmd_nr, "mapping");
 	if (!why[0] && mprotect(mid, page_size, PROT_READ | PROT_WRITE))
 		snprintf(why, sizeof(why), "mprotect back: %s", strerror(errno));
 	else if (!why[0] && smaps_kb(m.p, "Size") != pmd_kb)
@@ -570,16 +552,16 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 		snprintf(why, sizeof(why), "the pages are no longer the THP's (PFN %#llx, was %#llx)",
 			 (unsigned long long)pfn1[0], (unsigned long long)pfn0[0]);
 	if (!ok) {
-		ksft_test_result_fail("%s: contents changed by the VMA split\n", name);
+		tap_fail("%s: contents changed by the VMA split\n", name);
 		if (with_trace)
-			ksft_test_result_fail("%s\n", tname);
+			tap_fail("%s\n", tname);
 		goto out;
 	}
 	if (why[0]) {
 		/* A kernel outside khugepaged decides this: no PTE-mapped THP to test. */
-		ksft_test_result_skip("%s: cannot PTE-map the THP: %s\n", name, why);
+		tap_skip("%s: cannot PTE-map the THP: %s\n", name, why);
 		if (with_trace)
-			ksft_test_result_skip("%s: cannot PTE-map the THP\n", tname);
+			tap_skip("%s: cannot PTE-map the THP\n", tname);
 		goto out;
 	}
 	ksft_print_msg("PTE-mapped: PFNs %#llx.. as the THP's, ShmemPmdMapped 0, Rss %ld kB\n",
@@ -587,7 +569,7 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 	if (with_trace)
 		trace_on(true);
 	read_counters(&c);
-	err = collapse(m.p);
+	err = collapse(m.p, pmd_size);
 	if (with_trace)
 		trace_on(false);
 	ok = want_err(err, 0, name);
@@ -600,9 +582,9 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 		ok = false;
 	}
 	ok = kpf_pmd_thp(m.p) == 1 && ok;
-	ok = check_mapped(m.p, model, pmd_nr) && ok;
-	ok = check_pread(fd, model, pmd_nr) && ok;
-	ksft_test_result(ok, "%s\n", name);
+	ok = mapped_matches(m.p, model, 0, pmd_nr, "mapping") && ok;
+	ok = pread_matches(fd, 0, model, pmd_nr) && ok;
+	tap_result(ok, "%s\n", name);
 	if (with_trace) {
 		tok = read_trace();
 		if (one_event("mm_khugepaged_scan_file", fname, getpid(), line, sizeof(line))) {
@@ -614,10 +596,10 @@ void test_pte_mapped(enum kind kind, bool with_trace)
 			tok = false;
 		}
 		tok = no_event("mm_khugepaged_collapse_file", fname) && tok;
-		ksft_test_result(tok, "%s\n", tname);
+		tap_result(tok, "%s\n", tname);
 	}
 out:
-	unmap_pmd(&m);
+	unmap_shm(&m);
 	close(fd);
 free:
 	free(pfn0);
