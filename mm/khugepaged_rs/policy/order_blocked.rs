@@ -55,7 +55,7 @@ impl Blocked {
 pub fn blocked(scan: &PmdScan<'_>) -> Result<Blocked, PlanError> {
     let sel = Selector::new(scan)?;
     let mut out = Blocked::default();
-    if sel.counts.swap == 0 && sel.counts.shared == 0 {
+    if sel.clean {
         return Ok(out);
     }
     let valid = bit_range(0, pow2(sel.pmd_order).min(64));

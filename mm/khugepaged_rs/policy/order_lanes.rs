@@ -100,21 +100,14 @@ impl Lanes {
     }
 }
 
-/// Lanes of `2^K` bits marked by their first bit, `2 <= K <= 5`, one bit per lane: lane `i`
-/// at bit `i`. Multiplying `n` fields of `f` bits, `d` bits apart, by the sum of bits
-/// `(d - f) * (i + 1)`, `i < n`, brings field `n - 1 - i` to the top `n * f` bits, and no
-/// two products meet; order 2 first gathers its 16 lanes into 4 fields of 4 bits, 16 apart.
-pub(super) fn pack<const K: u32>(x: u64) -> u64 {
-    match K {
-        2 => {
-            let x = (x | x >> 3) & 0x0303_0303_0303_0303;
-            let x = (x | x >> 6) & 0x000f_000f_000f_000f;
-            x.wrapping_mul(0x0001_0010_0100_1000) >> 48
-        }
-        3 => x.wrapping_mul(0x0102_0408_1020_4080) >> 56,
-        4 => x.wrapping_mul(0x1000_2000_4000_8000) >> 60,
-        _ => x.wrapping_mul(0x4000_0000_8000_0000) >> 62,
-    }
+/// Lanes of 4 bits marked by their first bit, one bit per lane: lane `i` at bit `i`. The
+/// 16 lanes are first gathered into 4 fields of 4 bits, 16 apart; multiplying `n` fields of
+/// `f` bits, `d` bits apart, by the sum of bits `(d - f) * (i + 1)`, `i < n`, then brings
+/// field `n - 1 - i` to the top `n * f` bits, and no two products meet.
+pub(super) fn pack_quads(x: u64) -> u64 {
+    let x = (x | x >> 3) & 0x0303_0303_0303_0303;
+    let x = (x | x >> 6) & 0x000f_000f_000f_000f;
+    x.wrapping_mul(0x0001_0010_0100_1000) >> 48
 }
 
 /// One bit per bitmap word of the PMD (at most 128), 64 words to a group: whether the word
@@ -129,13 +122,23 @@ impl WordSet {
     }
 }
 
-/// The blocks of the next order from those of `x`'s: bit `i` when bits `2i` and `2i + 1`
-/// are both set (`ALL`) or one is.
-pub(super) fn halve<const ALL: bool>(x: u64) -> u64 {
-    let x = if ALL { x & x >> 1 } else { x | x >> 1 } & 0x5555_5555_5555_5555;
-    let x = (x | x >> 1) & 0x3333_3333_3333_3333;
-    let x = (x | x >> 2) & 0x0f0f_0f0f_0f0f_0f0f;
-    let x = (x | x >> 4) & 0x00ff_00ff_00ff_00ff;
-    let x = (x | x >> 8) & 0x0000_ffff_0000_ffff;
-    (x | x >> 16) & 0x0000_0000_ffff_ffff
+/// The blocks of the next order from those of two consecutive words, `lo` then `hi`: bit
+/// `i` when bits `2i` and `2i + 1` of the pair are both set (`ALL`) or one is. The pairs'
+/// verdicts of `lo` and of `hi` are interleaved, then unshuffled: each step swaps the
+/// middle two quarters of every group of `4s` bits, which moves the even bits down and the
+/// odd bits up, until `lo`'s fill the low half of the word and `hi`'s the high half.
+pub(super) fn halve<const ALL: bool>(lo: u64, hi: u64) -> u64 {
+    let pairs = |x: u64| if ALL { x & x >> 1 } else { x | x >> 1 } & 0x5555_5555_5555_5555;
+    let mut x = pairs(lo) | pairs(hi) << 1;
+    for (s, m) in [
+        (1, 0x2222_2222_2222_2222u64),
+        (2, 0x0c0c_0c0c_0c0c_0c0c),
+        (4, 0x00f0_00f0_00f0_00f0),
+        (8, 0x0000_ff00_0000_ff00),
+        (16, 0x0000_0000_ffff_0000),
+    ] {
+        let t = (x ^ x.wrapping_shr(s)) & m;
+        x ^= t ^ t.wrapping_shl(s);
+    }
+    x
 }

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The order selector's plans (see [`order`](super::order)): [`plan`], [`replan`], and
-//! the [`Planner`] that holds a plan with its retries. The [`Planner`] itself is 136 bytes
+//! the [`Planner`] that holds a plan with its retries. The [`Planner`] itself is 160 bytes
 //! on 64-bit; its maps and the walks that retries interrupt live in a [`PlanScratch`].
+//!
+//! Iterating a plan costs, per range, a few word operations on the current map word
+//! ([`Planner::next`]'s inlined part), and per map word with a start one call that finds
+//! the next ([`Planner::next_word`]).
 
 use super::{
     order_lanes::pow2,
@@ -10,7 +14,7 @@ use super::{
     order_rules::{order_below, PlanError, PmdScan, PteCounts, Range, Selector},
     order_walk::Walk,
 };
-use core::borrow::BorrowMut;
+use core::{borrow::BorrowMut, num::NonZeroU64};
 
 /// A collapse plan for one PMD, or for one range of it ([`replan`]): an iterator over the
 /// ranges to collapse, largest order first, then by offset.
@@ -27,7 +31,7 @@ impl Plan<'_> {
 
     /// The PMD's PTEs by kind.
     pub fn counts(&self) -> PteCounts {
-        self.0.sel.counts
+        self.0.sel.counts()
     }
 }
 
@@ -67,13 +71,9 @@ pub fn replan<'a>(scan: &PmdScan<'a>, failed: Range) -> Result<Plan<'a>, PlanErr
         sel,
         maps,
         depth: 0,
-        last: NO_RANGE,
         below_pmd: false,
     }))
 }
-
-/// No range to retry (orders are below 256).
-const NO_RANGE: u32 = u32::MAX;
 
 /// A plan with its retries: [`plan`] and [`replan`] in one fixed-size object.
 ///
@@ -94,12 +94,11 @@ const NO_RANGE: u32 = u32::MAX;
 pub struct Planner<'a, S = PlanScratch> {
     sel: Selector<'a>,
     maps: S,
-    /// The innermost walk: the one ranges come from.
+    /// The innermost walk: the one ranges come from. Its lowest start, if any, is the
+    /// range last returned, unless retried since: a retry starts a new walk.
     cur: Walk,
     /// The walks it interrupted, saved in the maps' room, the innermost last.
     depth: usize,
-    /// The range last returned, unless retried since: `offset << 8 | order`, or `NO_RANGE`.
-    last: u32,
     /// The walk went below the PMD order over the whole PMD.
     below_pmd: bool,
 }
@@ -135,7 +134,6 @@ impl<'a, S: BorrowMut<PlanScratch>> Planner<'a, S> {
             sel,
             maps,
             depth: 0,
-            last: NO_RANGE,
             below_pmd: !sel.pmd_qualifies,
         })
     }
@@ -143,29 +141,23 @@ impl<'a, S: BorrowMut<PlanScratch>> Planner<'a, S> {
     /// Plans the range last returned again with the smaller enabled orders; its ranges
     /// come next. Returns whether any smaller order is enabled below it.
     pub fn retry_smaller(&mut self) -> bool {
-        if self.last == NO_RANGE {
+        let Some(range) = self.cur.word.last() else {
             return false;
-        }
-        let range = Range {
-            offset: self.last >> 8,
-            order: self.last & 0xff,
         };
-        self.last = NO_RANGE;
         let pmd = range.order == self.sel.pmd_order;
         self.below_pmd |= pmd;
         if order_below(self.sel.sub_orders, range.order).is_none() {
+            // Retrying it again gives the same answer.
             return false;
         }
         // The plan was the PMD order alone, made without the maps.
         self.sel.pack(self.maps.borrow_mut());
+        // The walk of the failed range, even one that finds no range: it ends the failed
+        // range's turn as the range last returned. The failed range came from the
+        // innermost walk, whose ranges are all smaller than its region (the PMD plan's own
+        // PMD range aside): regions shrink by at least one order per level from the PMD
+        // order down to 3, so `depth` stays below `MAX_DEPTH`.
         let cur = Walk::below(&self.sel, range);
-        if cur.next >= cur.end {
-            // Enabled orders, but none that would find a range.
-            return true;
-        }
-        // The failed range came from the innermost walk, whose ranges are all smaller than
-        // its region (the PMD plan's own PMD range aside): regions shrink by at least one
-        // order per level from the PMD order down to 3, so `depth` stays below `MAX_DEPTH`.
         let at = SAVED_AT.saturating_add(self.depth.saturating_mul(WALK_WORDS));
         match self
             .maps
@@ -191,7 +183,7 @@ impl<'a, S: BorrowMut<PlanScratch>> Planner<'a, S> {
 
     /// The PMD's PTEs by kind.
     pub fn counts(&self) -> PteCounts {
-        self.sel.counts
+        self.sel.counts()
     }
 
     /// Whether 7.3's walk, met with the same failures, goes below the PMD order over the
@@ -202,29 +194,62 @@ impl<'a, S: BorrowMut<PlanScratch>> Planner<'a, S> {
     }
 }
 
+impl<S: BorrowMut<PlanScratch>> Planner<'_, S> {
+    /// Moves to the next map word with a range, from the innermost walk or, once it is
+    /// done, from the walks it interrupted, and returns its starts: none once the plan is
+    /// done. Out of line: once per map word, it keeps the walk's state out of
+    /// [`Planner::next`]'s registers.
+    #[inline(never)]
+    fn next_word(&mut self) -> u64 {
+        loop {
+            if self.cur.refill(&self.sel, self.maps.borrow()) {
+                return self.cur.word.starts;
+            }
+            match self.resume() {
+                Some(0) => continue,
+                Some(rest) => return rest,
+                None => return 0,
+            }
+        }
+    }
+
+    /// Goes back to the walk the finished one interrupted, past its range that failed:
+    /// its starts still to return, or `None` if there is no such walk.
+    #[cold]
+    fn resume(&mut self) -> Option<u64> {
+        let resumed = self.depth.checked_sub(1)?;
+        let at = SAVED_AT.saturating_add(resumed.saturating_mul(WALK_WORDS));
+        let mut saved = [0; WALK_WORDS];
+        if let Some(slot) = self.maps.borrow().get(at..at.saturating_add(WALK_WORDS)) {
+            saved.iter_mut().zip(slot).for_each(|(x, s)| *x = *s);
+        }
+        self.cur = Walk::load(saved);
+        self.depth = resumed;
+        let word = &mut self.cur.word;
+        word.starts &= word.starts.wrapping_sub(1);
+        Some(word.starts)
+    }
+}
+
 impl<S: BorrowMut<PlanScratch>> Iterator for Planner<'_, S> {
     type Item = Range;
 
+    /// The next start of the current map word, if it has one: a few word operations.
     #[inline]
     fn next(&mut self) -> Option<Range> {
-        let maps = self.maps.borrow();
-        loop {
-            if let Some(range) = self.cur.advance(&self.sel, maps) {
-                self.last = range.offset.wrapping_shl(8) | range.order;
-                return Some(range);
+        let word = &mut self.cur.word;
+        let bit = match NonZeroU64::new(word.starts & word.starts.wrapping_sub(1)) {
+            Some(rest) => {
+                word.starts = rest.get();
+                rest
             }
-            // Back to the walk the finished one interrupted.
-            let Some(resumed) = self.depth.checked_sub(1) else {
-                self.last = NO_RANGE;
-                return None;
-            };
-            let at = SAVED_AT.saturating_add(resumed.saturating_mul(WALK_WORDS));
-            let mut saved = [0; WALK_WORDS];
-            if let Some(slot) = maps.get(at..at.saturating_add(WALK_WORDS)) {
-                saved.iter_mut().zip(slot).for_each(|(x, s)| *x = *s);
+            None => {
+                // Stored here too, for the compiler to know the starts it reads next time.
+                let starts = self.next_word();
+                self.cur.word.starts = starts;
+                NonZeroU64::new(starts)?
             }
-            self.cur = Walk::load(saved);
-            self.depth = resumed;
-        }
+        };
+        Some(self.cur.word.range(bit))
     }
 }

@@ -90,6 +90,8 @@ pub(super) struct Selector<'a> {
     pub(super) swap: &'a [u64],
     pub(super) shared: &'a [u64],
     pub(super) pmd_order: u32,
+    /// The base order of the maps ([`Selector::base_order`]).
+    pub(super) base: u32,
     /// Enabled orders below the PMD order, at least [`MIN_ORDER`].
     pub(super) sub_orders: u64,
     /// Below the PMD order one present PTE suffices (`max_ptes_none == HPAGE_PMD_NR - 1`);
@@ -97,15 +99,25 @@ pub(super) struct Selector<'a> {
     pub(super) scaled: bool,
     /// `max_ptes_none` is neither 0 nor `HPAGE_PMD_NR - 1` and an order below PMD is enabled.
     pub(super) none_unsupported: bool,
+    /// Some PTE is present.
+    pub(super) occupied: bool,
     /// No PTE is swapped out or shared: the passes need not read those bitmaps.
     pub(super) clean: bool,
     /// The PMD order is enabled and qualifies.
     pub(super) pmd_qualifies: bool,
     /// The packed maps are filled in.
     pub(super) packed: bool,
-    pub(super) counts: PteCounts,
+    /// Swapped-out and shared PTEs, counted when there are any.
+    pub(super) swap_count: u32,
+    pub(super) shared_count: u32,
     /// The orders of `sub_orders` with a qualifying block somewhere, once `packed`.
     pub(super) busy: u64,
+}
+
+/// Set bits of `map` within `valid`. At most 8192: no sum overflows.
+fn count(map: &[u64], valid: u64) -> u32 {
+    map.iter()
+        .fold(0, |n, &x| n.wrapping_add((x & valid).count_ones()))
 }
 
 impl<'a> Selector<'a> {
@@ -125,46 +137,73 @@ impl<'a> Selector<'a> {
             scan.shared.get(..words).unwrap_or(&[]),
         );
         let limit = nr.saturating_sub(1);
-        // Only the low `nr` bits count when the PMD is smaller than a word. At most 8192
-        // bits: no sum overflows. Swapped-out and shared PTEs are rare: count them if any.
+        // Only the low `nr` bits count when the PMD is smaller than a word. One pass tells
+        // whether any PTE is present, all are, and any is swapped out or shared: the rules
+        // need no count but for those, which are rare, or an unusual `max_ptes_none`.
         let valid = bit_range(0, nr.min(64));
-        let count = |n: u32, &x: &u64| n.wrapping_add((x & valid).count_ones());
-        let rare = |map: &[u64]| {
-            let any = map.iter().fold(0, |any, &x| any | x) & valid != 0;
-            if any {
-                map.iter().fold(0, count)
-            } else {
-                0
-            }
-        };
-        let counts = PteCounts {
-            present: present.iter().fold(0, count),
-            swap: rare(swap),
-            shared: rare(shared),
+        let (mut any, mut all, mut bad) = (0, u64::MAX, 0);
+        for ((&p, &s), &h) in present.iter().zip(swap).zip(shared) {
+            any |= p;
+            all &= p;
+            bad |= s | h;
+        }
+        let (occupied, full, clean) =
+            (any & valid != 0, all | !valid == u64::MAX, bad & valid == 0);
+        let (swap_count, shared_count) = if clean {
+            (0, 0)
+        } else {
+            (count(swap, valid), count(shared, valid))
         };
         let sub_orders = scan.enabled_orders & bit_range(MIN_ORDER, pmd_order);
         let pmd_enabled =
             scan.enabled_orders & bit_range(pmd_order, pmd_order.saturating_add(1)) != 0;
+        // `present + swap >= HPAGE_PMD_NR - max_ptes_none`, counting `present` only if
+        // neither bound is trivial.
+        let need = nr
+            .saturating_sub(scan.max_ptes_none)
+            .saturating_sub(swap_count);
         let pmd_qualifies = pmd_enabled
-            && counts.present.saturating_add(counts.swap) >= nr.saturating_sub(scan.max_ptes_none)
-            && counts.swap <= scan.max_ptes_swap
-            && counts.shared <= scan.max_ptes_shared;
+            && swap_count <= scan.max_ptes_swap
+            && shared_count <= scan.max_ptes_shared
+            && match need {
+                0 => true,
+                1 => occupied,
+                n if n == nr => full,
+                n => count(present, valid) >= n,
+            };
         Ok(Selector {
             present,
             swap,
             shared,
             pmd_order,
+            base: Selector::base_order(pmd_order),
             sub_orders,
             scaled: scan.max_ptes_none == limit,
             none_unsupported: sub_orders != 0
                 && scan.max_ptes_none != 0
                 && scan.max_ptes_none != limit,
+            occupied,
+            clean,
             pmd_qualifies,
-            clean: counts.swap == 0 && counts.shared == 0,
             packed: false,
-            counts,
+            swap_count,
+            shared_count,
             busy: 0,
         })
+    }
+
+    /// The PMD's PTEs by kind.
+    pub(super) fn counts(&self) -> PteCounts {
+        PteCounts {
+            present: count(self.present, self.valid()),
+            swap: self.swap_count,
+            shared: self.shared_count,
+        }
+    }
+
+    /// The bits of a bitmap word that are PTEs of the PMD: all, unless it has 32 PTEs.
+    pub(super) fn valid(&self) -> u64 {
+        bit_range(0, pow2(self.pmd_order).min(64))
     }
 
     /// The whole PMD, as a range.
