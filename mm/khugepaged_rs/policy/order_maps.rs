@@ -220,9 +220,9 @@ impl Selector<'_> {
             busy |= u64::from(found != 0).wrapping_shl(k);
             words /= 2;
         }
-        // The base map's one word, and from it the enabled orders' qualifying blocks (lanes
-        // of the word, good, one occupied) and starts, largest order first: each is
-        // covered by the one before.
+        // The base map's one word, and from it the qualifying blocks of each order from
+        // the base on: lanes of `2^j` bits of the word, marked by their first bit. A lane
+        // is good when both its halves are, occupied when one of them is.
         let at = map_at(base);
         let good = word(maps, at);
         let occupied = if SCALED {
@@ -230,17 +230,30 @@ impl Selector<'_> {
         } else {
             u64::MAX
         };
+        let mut qualifying = [0; LANE_ORDERS as usize];
+        let (mut g, mut o) = (good, occupied);
+        for (j, q) in (0u32..).zip(&mut qualifying) {
+            if let Some(half) = j.checked_sub(1).map(|h| 1u32.wrapping_shl(h)) {
+                let first = Lanes::of(j).first;
+                g &= g.wrapping_shr(half) & first;
+                if SCALED {
+                    o = (o | o.wrapping_shr(half)) & first;
+                }
+            }
+            *q = if SCALED { g & o } else { g };
+        }
+        // The enabled orders' maps, largest order first: each is covered by the one before.
         let (mut orders, mut cover) = (self.sub_orders & !bit_range(0, base), 0);
         while orders != 0 {
             let k = 63 ^ orders.leading_zeros();
             orders ^= 1u64.wrapping_shl(k);
             let j = k.wrapping_sub(base);
-            let lanes = Lanes::of(j);
-            let q = lanes.to_first(lanes.all(good) & lanes.any(occupied));
+            let q = qualifying.get(idx(j)).copied().unwrap_or(0);
             let at = LANE_AT.wrapping_add(j);
             set(maps, idx(at), q);
             set(maps, idx(at.wrapping_add(LANE_ORDERS)), q & !cover);
-            cover = lanes.fill(q);
+            // Every bit of its lanes: the first times `2^(2^j) - 1`, for `j <= 5`.
+            cover = q.wrapping_mul(1u64.wrapping_shl(1u32.wrapping_shl(j)).wrapping_sub(1));
             busy |= u64::from(q != 0).wrapping_shl(k);
         }
         if far {

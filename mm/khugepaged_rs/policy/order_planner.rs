@@ -205,6 +205,9 @@ impl<S: BorrowMut<PlanScratch>> Planner<'_, S> {
             if self.cur.refill(&self.sel, self.maps.borrow()) {
                 return self.cur.word.starts;
             }
+            if self.depth == 0 {
+                return 0;
+            }
             match self.resume() {
                 Some(0) => continue,
                 Some(rest) => return rest,
