@@ -173,11 +173,6 @@ impl Selector<'_> {
     /// a good block qualifies and the occupied maps are never read.
     fn pack_orders<const SCALED: bool>(&mut self, maps: &mut PlanScratch) {
         let word = |maps: &PlanScratch, i: usize| maps.get(i).copied().unwrap_or(0);
-        let set = |maps: &mut PlanScratch, i: usize, x: u64| {
-            if let Some(m) = maps.get_mut(i) {
-                *m = x;
-            }
-        };
         let (base, pmd_order) = (self.base, self.pmd_order);
         let mut far = false;
         let (mut busy, mut words) = (0u64, idx(pow2(pmd_order).div_ceil(256)));
@@ -242,19 +237,22 @@ impl Selector<'_> {
             }
             *q = if SCALED { g & o } else { g };
         }
-        // The enabled orders' maps, largest order first: each is covered by the one before.
-        let (mut orders, mut cover) = (self.sub_orders & !bit_range(0, base), 0);
-        while orders != 0 {
-            let k = 63 ^ orders.leading_zeros();
-            orders ^= 1u64.wrapping_shl(k);
-            let j = k.wrapping_sub(base);
-            let q = qualifying.get(idx(j)).copied().unwrap_or(0);
-            let at = LANE_AT.wrapping_add(j);
-            set(maps, idx(at), q);
-            set(maps, idx(at.wrapping_add(LANE_ORDERS)), q & !cover);
-            // Every bit of its lanes: the first times `2^(2^j) - 1`, for `j <= 5`.
-            cover = q.wrapping_mul(1u64.wrapping_shl(1u32.wrapping_shl(j)).wrapping_sub(1));
-            busy |= u64::from(q != 0).wrapping_shl(k);
+        // Their maps, largest order first: each is covered by the enabled one before.
+        let enabled = self.sub_orders.wrapping_shr(base);
+        let lane_maps = idx(LANE_AT)..idx(LANE_AT.wrapping_add(2 * LANE_ORDERS));
+        if let Some(lane_maps) = maps.get_mut(lane_maps) {
+            let (all, starts) = lane_maps.split_at_mut(idx(LANE_ORDERS));
+            let maps = qualifying.iter().zip(all).zip(starts);
+            let mut cover = 0;
+            for (j, ((&q, all), starts)) in (0..LANE_ORDERS).zip(maps).rev() {
+                *all = q;
+                *starts = q & !cover;
+                if enabled.wrapping_shr(j) & 1 != 0 {
+                    // Every bit of its lanes: the first times `2^(2^j) - 1`, for `j <= 5`.
+                    cover = q.wrapping_mul(1u64.wrapping_shl(1u32.wrapping_shl(j)).wrapping_sub(1));
+                    busy |= u64::from(q != 0).wrapping_shl(base.wrapping_add(j));
+                }
+            }
         }
         if far {
             self.far_covers(maps, good, occupied);
