@@ -274,7 +274,7 @@ impl Selector<'_> {
         }
     }
 
-    /// Drops from the starts of the orders below the base the map words lying in a
+    /// Drops from the starts of the enabled orders below the base the map words lying in a
     /// qualifying block of their next larger enabled order when that block holds whole
     /// map words, as judged on the base map (`good`, `occupied`).
     #[cold]
@@ -282,8 +282,8 @@ impl Selector<'_> {
         let base = self.base;
         let mut words = idx(pow2(self.pmd_order).div_ceil(256));
         for k in MIN_ORDER..base {
-            let parent = self.parent(k);
-            if parent < self.pmd_order && parent.wrapping_sub(k) > WORD_ORDER {
+            let (enabled, parent) = (self.sub_orders & 1u64.wrapping_shl(k) != 0, self.parent(k));
+            if enabled && parent < self.pmd_order && parent.wrapping_sub(k) > WORD_ORDER {
                 // Below the PMD order, so a lane of the base map.
                 let larger = Lanes::of(parent.wrapping_sub(base));
                 let q = larger.to_first(larger.all(good) & larger.any(occupied));

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The order selector's input and output (see [`order`](super::order)), and the scan as a
-//! plan sees it: the bitmaps checked, the PTEs counted, and the rules' inputs derived
-//! once, among them whether the PMD order qualifies.
+//! plan sees it: the bitmaps checked, and the rules' inputs derived once, among them
+//! whether the PMD order qualifies. One pass over the bitmaps tells whether any PTE is
+//! present, all are, any is swapped out or shared; PTEs are counted only where a rule
+//! needs the number.
 
 use super::order_lanes::{bit_range, idx, pow2};
 

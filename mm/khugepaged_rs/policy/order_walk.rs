@@ -73,8 +73,6 @@ pub(super) struct Walk {
     /// The order of the blocks of the map the pass reads: the pass's order, or the base
     /// order.
     shift: u8,
-    /// The next larger enabled order below `top`, or 0.
-    parent: u8,
     /// Where the pass's map begins in the [`PlanScratch`], or [`PMD_RANGE`].
     map: u8,
 }
@@ -95,7 +93,7 @@ impl Walk {
     /// The walk as words, for the [`PlanScratch`] to keep while a retry interrupts it.
     pub(super) fn save(&self) -> [u64; WALK_WORDS] {
         let words = [self.word.at, self.base, self.next, self.end];
-        let bytes = [self.top, self.order, self.shift, self.parent, self.map];
+        let bytes = [self.top, self.order, self.shift, self.map];
         let (mut a, mut b) = (0u64, 0u64);
         for (i, w) in (0u32..).zip(words) {
             a |= u64::from(w).wrapping_shl(16u32.wrapping_mul(i));
@@ -125,8 +123,7 @@ impl Walk {
             top,
             order,
             shift,
-            parent: byte(3),
-            map: byte(4),
+            map: byte(3),
         }
     }
 
@@ -173,16 +170,14 @@ impl Walk {
             return false;
         }
         let order = 63 ^ below.leading_zeros();
-        // The lowest enabled order above it and below `top`, if any.
+        // The enabled orders above it. If the lowest is below `top`, it covers this
+        // order's blocks in the region: the pass reads the starts that it leaves, else
+        // every qualifying block.
         let above = sel.sub_orders & 2u64.wrapping_shl(order).wrapping_sub(1) ^ sel.sub_orders;
-        let parent = above.trailing_zeros();
-        let parent = if parent < top { parent } else { 0 };
-        // The qualifying blocks with no parent, else those it leaves.
-        let (map, shift) = sel.pass_map(order, parent != 0);
+        let (map, shift) = sel.pass_map(order, above.trailing_zeros() < top);
         let base = self.base;
         self.mask = region_mask(base, top, shift);
         self.order = narrow(order, 0);
-        self.parent = narrow(parent, 0);
         self.shift = narrow(shift, 0);
         self.map = narrow(map, 0);
         self.next = base.wrapping_shr(shift) >> WORD_ORDER;
