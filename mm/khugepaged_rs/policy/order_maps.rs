@@ -260,6 +260,29 @@ impl Selector<'_> {
         self.busy = busy;
     }
 
+    /// Finds which orders have a start somewhere, once the maps are packed: a walk of a
+    /// retried range skips the orders its larger ones leave nothing of (every one, when
+    /// every PTE is present). Only retries look: a walk of the whole PMD gains little.
+    pub(super) fn find_open(&mut self, maps: &PlanScratch) {
+        if self.open != u64::MAX {
+            return;
+        }
+        let mut open = 0;
+        let mut orders = self.busy;
+        while orders != 0 {
+            let k = orders.trailing_zeros();
+            orders &= orders.wrapping_sub(1);
+            let (at, shift) = self.pass_map(k, true);
+            let words = pow2(self.pmd_order.wrapping_sub(shift)).div_ceil(64);
+            let at = idx(at);
+            let starts = maps.get(at..at.saturating_add(idx(words)));
+            if starts.is_some_and(|starts| starts.iter().any(|&s| s != 0)) {
+                open |= 1u64.wrapping_shl(k);
+            }
+        }
+        self.open = open;
+    }
+
     /// Makes the map of `words` words at `above` from the one of `2 * words` words at
     /// `at`: bit `i` when bits `2i` and `2i + 1` are both set (`ALL`) or one is.
     fn halve_map<const ALL: bool>(maps: &mut PlanScratch, at: usize, above: usize, words: usize) {

@@ -152,6 +152,7 @@ impl<'a, S: BorrowMut<PlanScratch>> Planner<'a, S> {
         }
         // The plan was the PMD order alone, made without the maps.
         self.sel.pack(self.maps.borrow_mut());
+        self.sel.find_open(self.maps.borrow());
         // The walk of the failed range, even one that finds no range: it ends the failed
         // range's turn as the range last returned. The failed range came from the
         // innermost walk, whose ranges are all smaller than its region (the PMD plan's own
@@ -222,11 +223,9 @@ impl<S: BorrowMut<PlanScratch>> Planner<'_, S> {
     fn resume(&mut self) -> Option<u64> {
         let resumed = self.depth.checked_sub(1)?;
         let at = SAVED_AT.saturating_add(resumed.saturating_mul(WALK_WORDS));
-        let mut saved = [0; WALK_WORDS];
-        if let Some(slot) = self.maps.borrow().get(at..at.saturating_add(WALK_WORDS)) {
-            saved.iter_mut().zip(slot).for_each(|(x, s)| *x = *s);
-        }
-        self.cur = Walk::load(saved);
+        let slot = self.maps.borrow().get(at..at.saturating_add(WALK_WORDS));
+        let saved = slot.and_then(|slot| <[u64; WALK_WORDS]>::try_from(slot).ok());
+        self.cur = Walk::load(saved.unwrap_or_default());
         self.depth = resumed;
         let word = &mut self.cur.word;
         word.starts &= word.starts.wrapping_sub(1);

@@ -114,6 +114,9 @@ pub(super) struct Selector<'a> {
     pub(super) shared_count: u32,
     /// The orders of `sub_orders` with a qualifying block somewhere, once `packed`.
     pub(super) busy: u64,
+    /// Orders with a start somewhere: a qualifying block in no qualifying block of the
+    /// next larger enabled order. All until a retry looks ([`Selector::find_open`]).
+    pub(super) open: u64,
 }
 
 /// Set bits of `map` within `valid`. At most 8192: no sum overflows.
@@ -191,6 +194,7 @@ impl<'a> Selector<'a> {
             swap_count,
             shared_count,
             busy: 0,
+            open: u64::MAX,
         })
     }
 

@@ -105,6 +105,7 @@ impl Walk {
     }
 
     /// A walk [`Walk::save`] saved.
+    #[inline]
     pub(super) fn load([starts, a, b]: [u64; WALK_WORDS]) -> Self {
         let word = |i: u32| narrow_u64(a.wrapping_shr(16u32.wrapping_mul(i)) & 0xffff, 0);
         let byte = |i: u32| narrow_u64(b.wrapping_shr(8u32.wrapping_mul(i)) & 0xff, u8::MAX);
@@ -164,17 +165,24 @@ impl Walk {
     fn next_order(&mut self, sel: &Selector<'_>) -> bool {
         let (top, order) = (u32::from(self.top), u32::from(self.order));
         // Orders are at most 13: the shifts fit, and so do the narrowed values.
-        let below = sel.busy & 1u64.wrapping_shl(order).wrapping_sub(1);
-        if below == 0 || order > top {
-            self.end = self.next;
-            return false;
-        }
-        let order = 63 ^ below.leading_zeros();
-        // The enabled orders above it. If the lowest is below `top`, it covers this
-        // order's blocks in the region: the pass reads the starts that it leaves, else
-        // every qualifying block.
-        let above = sel.sub_orders & 2u64.wrapping_shl(order).wrapping_sub(1) ^ sel.sub_orders;
-        let (map, shift) = sel.pass_map(order, above.trailing_zeros() < top);
+        let mut below = sel.busy & 1u64.wrapping_shl(order).wrapping_sub(1);
+        let (order, covered) = loop {
+            if below == 0 || order > top {
+                self.end = self.next;
+                return false;
+            }
+            let order = 63 ^ below.leading_zeros();
+            // The enabled orders above it. If the lowest is below `top`, it covers this
+            // order's blocks in the region: the pass reads the starts that it leaves, if
+            // there are any, else every qualifying block.
+            let above = sel.sub_orders & 2u64.wrapping_shl(order).wrapping_sub(1) ^ sel.sub_orders;
+            let covered = above.trailing_zeros() < top;
+            if !covered || sel.open & 1u64.wrapping_shl(order) != 0 {
+                break (order, covered);
+            }
+            below ^= 1u64.wrapping_shl(order);
+        };
+        let (map, shift) = sel.pass_map(order, covered);
         let base = self.base;
         self.mask = region_mask(base, top, shift);
         self.order = narrow(order, 0);
