@@ -775,6 +775,62 @@ fn planner_retries_inside_the_failed_range_then_resumes() {
 }
 
 #[test]
+fn planner_retry_with_no_range_below_ends_that_range() {
+    // The PMD order qualifies by its own limits, but a swapped-out PTE in every order-2
+    // block leaves no smaller range: the retry finds nothing, and is still the one retry.
+    let ptes = (0..512)
+        .map(|i| if i % 4 == 1 { Pte::Swap } else { Pte::Present })
+        .collect();
+    let pmd = Pmd::new(9, ptes);
+    let l = Limits {
+        swap: 512,
+        ..Limits::defaults(512, all_orders(9))
+    };
+    let mut planner = Planner::new(&pmd.scan(l)).unwrap();
+    assert!(!planner.walked_below_pmd());
+    assert_eq!(planner.next(), Some(r(0, 9)));
+    assert!(planner.retry_smaller(), "smaller orders are enabled");
+    assert!(planner.walked_below_pmd());
+    assert!(!planner.retry_smaller(), "only once per range");
+    assert_eq!(planner.next(), None);
+    assert!(!planner.retry_smaller(), "nothing returned since");
+    assert_eq!(planner.next(), None);
+}
+
+#[test]
+fn sparse_orders_cover_whole_map_words() {
+    // Order 2 and one order far above it: a qualifying block of the larger order covers
+    // whole words of order 2's map, on every geometry.
+    for order in PMD_ORDERS {
+        for top in 3..order {
+            let pmd = Pmd::with(
+                order,
+                &(0..1usize << order)
+                    .filter(|i| i >> top != 1)
+                    .map(|i| (i, Pte::Present))
+                    .collect::<Vec<_>>(),
+            );
+            let l = Limits {
+                none: 0,
+                ..Limits::defaults(1 << order, 1 << top | 1 << 2)
+            };
+            let got = collect(&pmd.scan(l));
+            check_plan(&pmd, l, &got);
+            assert_eq!(got, oracle(&pmd, l, r(0, order), true), "{order} {top}");
+            let hole = r(1 << top, top);
+            assert!(got
+                .iter()
+                .all(|g| g.end() <= hole.offset || g.offset >= hole.end()));
+            assert_eq!(
+                got.iter().filter(|g| g.order == 2).count(),
+                0,
+                "{order} {top}"
+            );
+        }
+    }
+}
+
+#[test]
 fn planner_retry_stack_never_overflows() {
     // Every attempt fails: each range is retried down to order 2, on every geometry.
     for order in PMD_ORDERS {
