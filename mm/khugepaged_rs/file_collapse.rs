@@ -235,6 +235,18 @@ fn take_range(file: &File, c: &mut CacheCollapse<'_>, start: usize) -> ScanResul
                 };
                 folio
             }
+            // Still being read in by `read_in()`'s readahead, and locked by that read: wait
+            // for it, as 7.3 waits for the folio its own readahead brings. Sleeping on a
+            // folio lock above the ones held is the order truncation takes them in.
+            Slot::Folio {
+                uptodate: false, ..
+            } => {
+                c.unlock();
+                let Some(folio) = mapping.lock_folio(index) else {
+                    return ScanResult::Fail;
+                };
+                folio
+            }
             Slot::Folio { dirty: true, .. } if !shmem => {
                 c.unlock();
                 // Not flushed since it was first written: start a write-back of a file no

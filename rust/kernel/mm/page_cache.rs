@@ -98,15 +98,37 @@ impl Mapping {
     }
 
     /// The first index of `index..index + nr` with no folio in the page cache (none, or a
-    /// shadow or swap entry there), if any (C's `page_cache_next_miss()`).
+    /// shadow or swap entry there), if any.
+    ///
+    /// Not C's `page_cache_next_miss()`, a readahead heuristic: started inside a large folio
+    /// it reads the slots after by the wrong index, and started at index 0 it takes a folio
+    /// there for a wrap past the last index.
     pub fn next_miss(&self, index: usize, nr: usize) -> Option<usize> {
+        let last = index.checked_add(nr.checked_sub(1)?)?;
+        let mut xas = XaState::new(self, index);
+        let mut expect = index;
         let rcu = rcu::read_lock();
-        // SAFETY: The mapping is alive (type invariant), and RCU is held for the XArray walk.
-        let miss = unsafe { bindings::page_cache_next_miss(self.as_raw(), index, nr) };
+        // SAFETY: The cursor is over this mapping's live `i_pages`; RCU is held.
+        let mut entry = unsafe { bindings::xas_find(xas.as_raw(), last) };
+        while !entry.is_null() {
+            // SAFETY: As above, for each call on the cursor and the entry it returned.
+            unsafe {
+                if !bindings::xas_retry(xas.as_raw(), entry) {
+                    // A multi-index entry is naturally aligned; the cursor may stand on any
+                    // of its indices.
+                    let order = u32::try_from(bindings::xas_get_order(xas.as_raw())).unwrap_or(0);
+                    let pages = 1usize.checked_shl(order).unwrap_or(1);
+                    let first = xas.index() & !(pages - 1);
+                    if first > expect || bindings::xa_is_value(entry) {
+                        break;
+                    }
+                    expect = first.saturating_add(pages);
+                }
+                entry = bindings::xas_next_entry(xas.as_raw(), last);
+            }
+        }
         drop(rcu);
-        // C returns an index outside the range, `index + nr` (or 0 past the last index),
-        // when it finds no gap.
-        (miss.wrapping_sub(index) < nr).then_some(miss)
+        (expect <= last).then_some(expect)
     }
 
     /// Finds the folio at `index` and locks it, sleeping for the lock if needed (C's
@@ -320,5 +342,10 @@ impl XaState {
 
     pub(crate) fn as_raw(&mut self) -> *mut bindings::xa_state {
         &mut self.xas
+    }
+
+    /// The index the cursor stands on.
+    pub(crate) fn index(&self) -> usize {
+        self.xas.xa_index
     }
 }

@@ -24,7 +24,11 @@
  *     the file cut at half a PMD and grown back, and holes punched in it,
  *     for seconds; then the range collapsed, and every page holds its data
  *     or, where cut or punched, zero, through the mapping and pread().  On
- *     7.3 this race deadlocks (see the case), so there it is a SKIP.
+ *     7.3 this race deadlocks (see the case), so there it is a SKIP;
+ *  6. MADV_COLLAPSE of a range of which only its first 64 KB are in the page
+ *     cache, as one large folio (written in one write()): the rest read in
+ *     and collapsed (a walk for missing pages that starts inside a large
+ *     folio must see the gap right after it).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -50,7 +54,7 @@
 
 #define KHUGEPAGED THP_DIR "/khugepaged"
 #define TRACING "/sys/kernel/tracing"
-#define NR_CASES 5
+#define NR_CASES 6
 
 static const char *dir;
 
@@ -526,6 +530,44 @@ static void test_truncate_race(void)
 	ksft_test_result(ok, "%s\n", name);
 }
 
+static void test_partly_cached(void)
+{
+	const char *name = "MADV_COLLAPSE of a range whose first 64 KB alone are cached, as one large folio: the rest read in, one PMD, contents intact";
+	size_t head = 16 * page_size, in;
+	struct file_map f;
+	uint64_t *buf;
+	bool ok;
+	int fd;
+
+	buf = malloc(head);
+	if (!buf || make_file(&f, "partly", 6)) {
+		ksft_test_result_fail("%s (set-up: %s)\n", name, strerror(errno));
+		free(buf);
+		return;
+	}
+	/* XFS writes 64 KB in one write() into one 64 KB folio; nothing else is cached. */
+	for (size_t i = 0; i < head / 8; i++)
+		buf[i] = word(6, i * 8);
+	fd = open(f.path, O_RDWR);
+	ok = fd >= 0 && pwrite(fd, buf, head, 0) == (ssize_t)head && !fsync(fd);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (!ok || map_file(&f, O_RDONLY, PROT_READ, MAP_SHARED)) {
+		ksft_test_result_fail("%s (set-up: %s)\n", name, strerror(errno));
+		return;
+	}
+	in = resident_pages(f.p, f.len / page_size);
+	if (in != head / page_size)
+		ksft_print_msg("%zu pages of the range cached before the collapse, not %zu\n", in,
+			       head / page_size);
+	ok = in == head / page_size;
+	ok = collapse_to_pmd(&f) && ok;
+	ok = contents_ok(&f, 6, SIZE_MAX, 0) && ok;
+	unmap_file(&f);
+	ksft_test_result(ok, "%s\n", name);
+}
+
 int main(int argc, char **argv)
 {
 	char buf[128];
@@ -547,5 +589,6 @@ int main(int argc, char **argv)
 	test_dirty();
 	test_uprobe();
 	test_truncate_race();
+	test_partly_cached();
 	ksft_finished();
 }

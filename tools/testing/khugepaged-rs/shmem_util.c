@@ -220,21 +220,6 @@ long st_blocks(int fd)
 	return fstat(fd, &st) ? -1 : (long)st.st_blocks;
 }
 
-size_t resident_pages(char *p, size_t n)
-{
-	unsigned char *vec = malloc(n);
-	size_t i, r = 0;
-
-	if (!vec || mincore(p, n * page_size, vec)) {
-		free(vec);
-		return (size_t)-1;
-	}
-	for (i = 0; i < n; i++)
-		r += vec[i] & 1;
-	free(vec);
-	return r;
-}
-
 bool shmem_pmd_mapped(char *p, long want_kb)
 {
 	long kb = smaps_kb(p, "ShmemPmdMapped");

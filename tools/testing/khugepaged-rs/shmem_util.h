@@ -78,8 +78,6 @@ bool data_pages(int fd, size_t n, bool *has);
 /* The data pages of [0, n) are exactly those with want[i]. */
 bool holes_are(int fd, const bool *want, size_t n);
 long st_blocks(int fd);
-/* How many of n pages at p are resident (mincore), or (size_t)-1. */
-size_t resident_pages(char *p, size_t n);
 /* ShmemPmdMapped of the VMA at p is want_kb. */
 bool shmem_pmd_mapped(char *p, long want_kb);
 /*

@@ -191,3 +191,18 @@ void thp_util_init(void)
 	thp_util_reopen_pagemap();
 	kpageflags_fd = open("/proc/kpageflags", O_RDONLY);
 }
+
+size_t resident_pages(char *p, size_t n)
+{
+	unsigned char *vec = malloc(n);
+	size_t i, r = 0;
+
+	if (!vec || mincore(p, n * page_size, vec)) {
+		free(vec);
+		return (size_t)-1;
+	}
+	for (i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r;
+}

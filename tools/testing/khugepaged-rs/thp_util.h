@@ -53,5 +53,7 @@ void drop_translations(char *p, size_t len);
 int get_pfns(char *addr, size_t n, uint64_t *pfns);
 /* Is [addr, addr + pmd_size) one PMD-order THP?  1 yes, 0 no, -1 cannot tell. */
 int kpf_pmd_thp(char *addr);
+/* How many of n pages at p are resident (mincore), or (size_t)-1. */
+size_t resident_pages(char *p, size_t n);
 
 #endif
